@@ -1,0 +1,1 @@
+//! cgroup limits (placeholder, being written).

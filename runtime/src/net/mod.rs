@@ -1,0 +1,1 @@
+//! container networking (placeholder, being written).
