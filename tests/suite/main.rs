@@ -1,1 +1,18 @@
-fn main() {}
+//! nsbox's verification suite: one module per requirement, each booting
+//! real containers from the fixture rootfs and asserting on what they print.
+//!
+//! Tests whose names start with `root_` need root (see `harness`); the
+//! rest run anywhere.
+
+mod harness;
+
+mod bad_input;
+mod exit_codes;
+mod hostname;
+mod interactive;
+mod mount_isolation;
+mod namespaces;
+mod pid_isolation;
+mod reaping;
+mod rootfs;
+mod signals;

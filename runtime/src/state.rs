@@ -1,0 +1,217 @@
+//! Runtime state: one directory per container under the state root
+//! (`/run/nsbox` by default, `NSBOX_STATE_DIR` to change it).
+//!
+//! A container's directory holds a `lock` file, locked (flock) by the nsbox
+//! process that owns the container for as long as it lives, and a
+//! `state.json` record written atomically (temporary file, then rename). The
+//! lock is what makes a name unique and what tells a live container from
+//! one whose nsbox was killed: the kernel drops the lock when its holder
+//! dies, however it dies.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing::debug;
+
+/// The state root when `NSBOX_STATE_DIR` is unset.
+pub const DEFAULT_STATE_DIR: &str = "/run/nsbox";
+/// The environment variable that overrides [`DEFAULT_STATE_DIR`].
+pub const STATE_DIR_ENV: &str = "NSBOX_STATE_DIR";
+
+/// A state operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A container of that name is running.
+    #[error("a container named {0:?} is already running")]
+    NameInUse(String),
+    /// A file under the state root could not be used.
+    #[error("{doing} {path}")]
+    Io {
+        /// What was being done.
+        doing: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What is recorded of a running container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Record {
+    /// The container's name.
+    pub name: String,
+    /// The host PID of the container's init.
+    pub pid: i32,
+    /// The host PID of the nsbox process that owns it.
+    pub owner_pid: u32,
+    /// The hostname inside.
+    pub hostname: String,
+    /// The rootfs.
+    pub rootfs: PathBuf,
+    /// The command.
+    pub command: Vec<String>,
+    /// The address on eth0, if any.
+    pub address: Option<String>,
+    /// The host end of its veth, if any.
+    pub host_link: Option<String>,
+    /// Its cgroup directories.
+    pub cgroups: Vec<PathBuf>,
+    /// Seconds since the epoch at creation.
+    pub created: u64,
+}
+
+/// The state root from the environment or the default.
+pub fn state_root() -> PathBuf {
+    std::env::var_os(STATE_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+fn containers_dir(root: &Path) -> PathBuf {
+    root.join("containers")
+}
+
+/// The claim on a container name; held for the container's life.
+#[derive(Debug)]
+pub struct Claim {
+    dir: PathBuf,
+    lock: File,
+}
+
+fn io<'a>(doing: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StateError + 'a {
+    move |source| StateError::Io { doing, path: path.to_path_buf(), source }
+}
+
+/// Claims `name`: fails with [`StateError::NameInUse`] if a live nsbox holds
+/// it. A stale directory (its owner died) is taken over; the caller cleans
+/// up what its record names with [`Claim::stale_record`].
+pub fn claim(root: &Path, name: &str) -> Result<Claim, StateError> {
+    let dir = containers_dir(root).join(name);
+    std::fs::create_dir_all(&dir).map_err(io("creating state directory", &dir))?;
+    let lock_path = dir.join("lock");
+    loop {
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io("opening lock", &lock_path))?;
+        if !try_lock(&lock) {
+            return Err(StateError::NameInUse(name.to_string()));
+        }
+        // The previous owner may have removed the file between our open and
+        // our lock; a lock on an unlinked file claims nothing, so retry.
+        let same = std::fs::metadata(&lock_path)
+            .ok()
+            .zip(lock.metadata().ok())
+            .is_some_and(|(a, b)| a.ino() == b.ino() && a.dev() == b.dev());
+        if same {
+            debug!(dir = %dir.display(), "claimed container name");
+            return Ok(Claim { dir, lock });
+        }
+    }
+}
+
+fn try_lock(file: &File) -> bool {
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+impl Claim {
+    /// The record a dead previous owner left, if any.
+    pub fn stale_record(&self) -> Option<Record> {
+        read_record(&self.dir)
+    }
+
+    /// Writes the container's record atomically.
+    pub fn write_record(&self, record: &Record) -> Result<(), StateError> {
+        let tmp = self.dir.join("state.json.tmp");
+        let path = self.dir.join("state.json");
+        let bytes = serde_json::to_vec_pretty(record).expect("records always serialise");
+        let mut file = File::create(&tmp).map_err(io("writing", &tmp))?;
+        file.write_all(&bytes).map_err(io("writing", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io("renaming", &path))
+    }
+
+    /// Removes the container's state; the name is free again.
+    pub fn release(self) {
+        for file in ["state.json", "state.json.tmp", "lock"] {
+            let _ = std::fs::remove_file(self.dir.join(file));
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+        drop(self.lock);
+    }
+}
+
+fn read_record(dir: &Path) -> Option<Record> {
+    let bytes = std::fs::read(dir.join("state.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The names of containers whose owner died without cleaning up: their lock
+/// is free. Claiming such a name takes it over.
+pub fn stale_names(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(containers_dir(root)) else { return Vec::new() };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let lock = entry.path().join("lock");
+        let free = match File::open(&lock) {
+            Ok(file) => try_lock(&file),
+            Err(_) => true,
+        };
+        if free {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
+/// Whether a container of this name is running (its lock is held).
+pub fn is_live(root: &Path, name: &str) -> bool {
+    let lock = containers_dir(root).join(name).join("lock");
+    File::open(lock).is_ok_and(|file| !try_lock(&file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_claimed_once_and_freed_by_release() {
+        let root = tempfile::tempdir().unwrap();
+        let claim1 = claim(root.path(), "web").unwrap();
+        assert!(is_live(root.path(), "web"));
+        let err = claim(root.path(), "web").unwrap_err();
+        assert_eq!(err.to_string(), "a container named \"web\" is already running");
+        claim1.write_record(&Record { name: "web".into(), pid: 42, ..Record::default() }).unwrap();
+        claim1.release();
+        assert!(!is_live(root.path(), "web"));
+        assert!(!root.path().join("containers/web").exists());
+        let again = claim(root.path(), "web").unwrap();
+        assert!(again.stale_record().is_none());
+        again.release();
+    }
+
+    #[test]
+    fn a_dead_owner_leaves_a_stale_claim_that_can_be_taken_over() {
+        let root = tempfile::tempdir().unwrap();
+        let first = claim(root.path(), "db").unwrap();
+        first.write_record(&Record { name: "db".into(), pid: 7, ..Record::default() }).unwrap();
+        // Dropping without release is what a killed owner looks like.
+        drop(first);
+        assert_eq!(stale_names(root.path()), vec!["db".to_string()]);
+        let second = claim(root.path(), "db").unwrap();
+        assert_eq!(second.stale_record().unwrap().pid, 7);
+        assert!(stale_names(root.path()).is_empty());
+        second.release();
+    }
+}
