@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command (default /bin/sh) in a new container and wait for it.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Remove what killed nsbox processes left behind (state, cgroups,
     /// address leases, links).
     Cleanup,
@@ -110,12 +110,19 @@ impl RunArgs {
         let hostname = self.hostname.unwrap_or_else(|| name.clone());
         config::validate_hostname(&hostname)?;
         let limits = Limits {
-            memory: self.memory.as_deref().map(cgroups::parse_memory).transpose()?,
+            memory: self
+                .memory
+                .as_deref()
+                .map(cgroups::parse_memory)
+                .transpose()?,
             cpu: self.cpus.as_deref().map(cgroups::parse_cpus).transpose()?,
             pids: self.pids.as_deref().map(cgroups::parse_pids).transpose()?,
         };
         let ip = match &self.ip {
-            Some(text) => Some(text.parse::<Ipv4Addr>().map_err(|_| UsageError::Ip(text.clone()))?),
+            Some(text) => Some(
+                text.parse::<Ipv4Addr>()
+                    .map_err(|_| UsageError::Ip(text.clone()))?,
+            ),
             None => None,
         };
         let net = match (self.net.as_str(), ip) {
@@ -132,7 +139,17 @@ impl RunArgs {
         config::check_command(&rootfs, &command[0])?;
         let tty = std::io::stdin().is_terminal();
         let env = config::default_env(&hostname, tty);
-        Ok(ContainerConfig { name, hostname, rootfs, command, read_only: self.read_only, tty, net, limits, env })
+        Ok(ContainerConfig {
+            name,
+            hostname,
+            rootfs,
+            command,
+            read_only: self.read_only,
+            tty,
+            net,
+            limits,
+            env,
+        })
     }
 }
 
@@ -176,15 +193,29 @@ mod tests {
         assert!(cfg.name.starts_with("nsbox-"));
         assert!(matches!(cfg.net, NetMode::Bridge { ip: None }));
         assert!(cfg.limits.is_empty());
-        assert!(cfg.env.iter().any(|(k, v)| k == "PATH" && v.contains("/bin")));
+        assert!(cfg
+            .env
+            .iter()
+            .any(|(k, v)| k == "PATH" && v.contains("/bin")));
     }
 
     #[test]
     fn options() {
         let root = rootfs();
         let path = root.path().to_str().unwrap();
-        let args = ["--rootfs", path, "--name", "web", "--hostname", "h1", "--net", "none", "--read-only"];
-        let cfg = parse(&[&args[..], &["--memory", "64m", "--", "sh", "-c", "exit 3"]].concat()).unwrap();
+        let args = [
+            "--rootfs",
+            path,
+            "--name",
+            "web",
+            "--hostname",
+            "h1",
+            "--net",
+            "none",
+            "--read-only",
+        ];
+        let cfg =
+            parse(&[&args[..], &["--memory", "64m", "--", "sh", "-c", "exit 3"]].concat()).unwrap();
         assert_eq!((cfg.name.as_str(), cfg.hostname.as_str()), ("web", "h1"));
         assert_eq!(cfg.command, vec!["sh", "-c", "exit 3"]);
         assert!(cfg.read_only);
@@ -200,7 +231,11 @@ mod tests {
             (&["--hostname", ""], "hostname must not be empty", 125),
             (&["--name", "a/b"], "container name \"a/b\"", 125),
             (&["--ip", "10.1.2"], "invalid --ip \"10.1.2\"", 125),
-            (&["--net", "none", "--ip", "10.117.0.9"], "--ip needs --net bridge", 125),
+            (
+                &["--net", "none", "--ip", "10.117.0.9"],
+                "--ip needs --net bridge",
+                125,
+            ),
             (&["--", "/bin/nope"], "command \"/bin/nope\" not found", 127),
             (&["--pids", "-1"], "pids", 125),
         ];

@@ -146,7 +146,10 @@ pub fn validate_hostname(name: &str) -> Result<(), ConfigError> {
             len: name.len(),
         });
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
         return Err(ConfigError::HostnameInvalid(name.to_string()));
     }
     Ok(())
@@ -170,7 +173,11 @@ pub fn generate_name() -> String {
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
         .is_ok();
     if !filled {
-        let seed = std::process::id() ^ std::time::UNIX_EPOCH.elapsed().unwrap_or_default().subsec_nanos();
+        let seed = std::process::id()
+            ^ std::time::UNIX_EPOCH
+                .elapsed()
+                .unwrap_or_default()
+                .subsec_nanos();
         buf = seed.to_le_bytes();
     }
     format!("nsbox-{:08x}", u32::from_le_bytes(buf))
@@ -191,7 +198,10 @@ pub fn check_command(rootfs: &Path, command: &str) -> Result<(), ConfigError> {
     let candidates: Vec<String> = if command.contains('/') {
         vec![command.to_string()]
     } else {
-        CONTAINER_PATH.split(':').map(|dir| format!("{dir}/{command}")).collect()
+        CONTAINER_PATH
+            .split(':')
+            .map(|dir| format!("{dir}/{command}"))
+            .collect()
     };
     let mut found_unusable = None;
     for candidate in candidates {
@@ -256,10 +266,16 @@ mod tests {
     #[test]
     fn hostnames() {
         assert!(validate_hostname("web-1.local").is_ok());
-        assert!(matches!(validate_hostname(""), Err(ConfigError::HostnameEmpty)));
+        assert!(matches!(
+            validate_hostname(""),
+            Err(ConfigError::HostnameEmpty)
+        ));
         let long = "a".repeat(65);
         let err = validate_hostname(&long).unwrap_err();
-        assert_eq!(err.to_string(), format!("hostname {long:?} is 65 bytes long; the limit is 64"));
+        assert_eq!(
+            err.to_string(),
+            format!("hostname {long:?} is 65 bytes long; the limit is 64")
+        );
         assert!(validate_hostname(&"a".repeat(64)).is_ok());
         assert!(validate_hostname("a b").is_err());
         assert!(validate_hostname("a/b").is_err());
@@ -283,7 +299,8 @@ mod tests {
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::write(bin.join("busybox"), b"").unwrap();
-        std::fs::set_permissions(bin.join("busybox"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(bin.join("busybox"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         std::fs::write(bin.join("data"), b"").unwrap();
         symlink("busybox", bin.join("sh")).unwrap();
         // An absolute symlink must resolve inside the rootfs, not on the host.
@@ -304,7 +321,9 @@ mod tests {
         assert_eq!(err.exit_code(), 127);
         let err = check_command(path, "nope").unwrap_err();
         assert_eq!(err.exit_code(), 127);
-        assert!(err.to_string().starts_with("command \"nope\" not found in rootfs"));
+        assert!(err
+            .to_string()
+            .starts_with("command \"nope\" not found in rootfs"));
         let err = check_command(path, "/bin/data").unwrap_err();
         assert_eq!(err.exit_code(), 126);
         assert!(err.to_string().contains("no execute permission"));
@@ -323,8 +342,14 @@ mod tests {
         let trailing = PathBuf::from(format!("{}/", root.path().display()));
         assert_eq!(resolve_rootfs(&trailing).unwrap(), canonical);
         let missing = root.path().join("missing");
-        assert!(matches!(resolve_rootfs(&missing), Err(ConfigError::RootfsMissing { .. })));
+        assert!(matches!(
+            resolve_rootfs(&missing),
+            Err(ConfigError::RootfsMissing { .. })
+        ));
         let file = root.path().join("bin/data");
-        assert!(matches!(resolve_rootfs(&file), Err(ConfigError::RootfsNotDirectory(_))));
+        assert!(matches!(
+            resolve_rootfs(&file),
+            Err(ConfigError::RootfsNotDirectory(_))
+        ));
     }
 }

@@ -16,7 +16,6 @@ use crate::config::ContainerConfig;
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, Side};
 use crate::net::{self, Lease, NetMode, NetSettings};
-use crate::rootfs::CgroupFs;
 use crate::state::{self, Claim, Record};
 use crate::sync::{self, Outcome};
 use crate::{pty, supervise};
@@ -139,7 +138,8 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
     }
 
     // 2. Claim the name; the lock lives as long as this process.
-    let mut made = Made { claim: Some(state::claim(&state_root, &config.name)?), ..Made::default() };
+    let mut made = Made::default();
+    made.claim = Some(state::claim(&state_root, &config.name)?);
     clean_stale_claim(made.claim.as_ref(), layout.as_ref());
 
     // 3. The cgroup, with its limits written, before any process is in it.
@@ -155,19 +155,27 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
     //    reads them; the init inherits the mask and waits for them itself.
     let mut signals = block_signals()?;
     let (host_end, init_end) = sync::pair()?;
-    let cgroup_fs = made.cgroup.as_ref().map(inside_cgroup_mounts).unwrap_or_default();
+    let cgroup_fs = made.cgroup.as_ref().map(Cgroup::inside_mounts);
     let inside_net = made.lease.as_ref().map(Lease::inside_config);
 
     // 6. Clone the init into new mount, PID, UTS, IPC and network namespaces.
     let init = match namespaces::clone_into_new_namespaces()? {
         Side::Child => {
             drop(host_end);
-            init::main(InitArgs { config, channel: init_end, cgroups: cgroup_fs, net: inside_net })
+            init::main(InitArgs {
+                config,
+                channel: init_end,
+                cgroups: cgroup_fs,
+                net: inside_net,
+            })
         }
         Side::Parent(pid) => InitProcess { pid, reaped: false },
     };
     drop(init_end);
-    debug!(pid = init.pid.as_raw(), "init cloned; it waits for the host");
+    debug!(
+        pid = init.pid.as_raw(),
+        "init cloned; it waits for the host"
+    );
 
     // 7. Host side, while the init waits: move it into its cgroup, then give
     //    its network namespace the container's end of a veth pair.
@@ -200,8 +208,15 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
     drop(raw_mode);
 
     // 10. Read the OOM counter before `made` drops and removes the cgroup.
-    let oom_kills = made.cgroup.as_ref().and_then(|c| c.oom_kills().ok()).unwrap_or(0);
-    Ok(Ended { exit_code, oom_kills })
+    let oom_kills = made
+        .cgroup
+        .as_ref()
+        .and_then(|c| c.oom_kills().ok())
+        .unwrap_or(0);
+    Ok(Ended {
+        exit_code,
+        oom_kills,
+    })
 }
 
 fn block_signals() -> Result<SignalFd, StartError> {
@@ -212,15 +227,13 @@ fn block_signals() -> Result<SignalFd, StartError> {
 
 /// A container whose nsbox was killed left its record; remove what it names.
 fn clean_stale_claim(claim: Option<&Claim>, layout: Option<&Layout>) {
-    let Some(record) = claim.and_then(Claim::stale_record) else { return };
+    let Some(record) = claim.and_then(Claim::stale_record) else {
+        return;
+    };
     debug!(name = %record.name, "cleaning up after a stale container of the same name");
     if let Some(cgroup) = layout.and_then(|l| Cgroup::open(l, &record.name)) {
         let _ = cgroup.remove();
     }
-}
-
-fn inside_cgroup_mounts(cgroup: &Cgroup) -> Vec<CgroupFs> {
-    cgroup.inside_mounts()
 }
 
 fn record(config: &ContainerConfig, pid: Pid, made: &Made) -> Record {
@@ -231,10 +244,16 @@ fn record(config: &ContainerConfig, pid: Pid, made: &Made) -> Record {
         hostname: config.hostname.clone(),
         rootfs: config.rootfs.clone(),
         command: config.command.clone(),
-        address: made.lease.as_ref().map(|l| format!("{}/{}", l.addr, l.prefix)),
+        address: made
+            .lease
+            .as_ref()
+            .map(|l| format!("{}/{}", l.addr, l.prefix)),
         host_link: made.lease.as_ref().map(|l| l.host_ifname.clone()),
         cgroups: made.cgroup.as_ref().map(Cgroup::paths).unwrap_or_default(),
-        created: std::time::UNIX_EPOCH.elapsed().map(|d| d.as_secs()).unwrap_or(0),
+        created: std::time::UNIX_EPOCH
+            .elapsed()
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
     }
 }
 

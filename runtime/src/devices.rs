@@ -61,8 +61,12 @@ pub fn populate(dev: &Path) -> Result<(), DeviceError> {
         let path = dev.join(name);
         debug!(path = %path.display(), major, minor, "mknod");
         let mode = Mode::from_bits_truncate(0o666);
-        mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor))
-            .map_err(|source| DeviceError::Node { path: path.clone(), source })?;
+        mknod(&path, SFlag::S_IFCHR, mode, makedev(major, minor)).map_err(|source| {
+            DeviceError::Node {
+                path: path.clone(),
+                source,
+            }
+        })?;
         // mknod's mode is cut by the umask; set it exactly.
         nix::sys::stat::fchmodat(
             nix::fcntl::AT_FDCWD,

@@ -17,9 +17,9 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, sethostname, ForkResult, Pid};
 use tracing::debug;
 
+use crate::cgroups::InsideMounts;
 use crate::config::{ContainerConfig, CONTAINER_PATH};
 use crate::net::InsideConfig;
-use crate::rootfs::CgroupFs;
 use crate::sync::Channel;
 use crate::{namespaces, pty, rootfs};
 
@@ -51,8 +51,8 @@ pub struct InitArgs<'a> {
     pub config: &'a ContainerConfig,
     /// The init's end of the handshake.
     pub channel: Channel,
-    /// cgroup filesystems to mount; non-empty means a cgroup namespace.
-    pub cgroups: Vec<CgroupFs>,
+    /// The cgroup filesystem to mount; some means a cgroup namespace.
+    pub cgroups: Option<InsideMounts>,
     /// The container's address on eth0, if it has a link.
     pub net: Option<InsideConfig>,
 }
@@ -87,6 +87,7 @@ pub fn main(args: InitArgs<'_>) -> ! {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         libc::prctl(libc::PR_SET_NAME, c"nsbox-init".as_ptr(), 0, 0, 0);
     }
+    show_as_init();
     let code = match start(&args) {
         Ok(command) => reap_until_exit(command),
         Err((code, err)) => {
@@ -99,10 +100,41 @@ pub fn main(args: InitArgs<'_>) -> ! {
     std::process::exit(code)
 }
 
+/// Makes `ps` in the container show the init as `nsbox-init` rather than
+/// nsbox's whole host command line. The kernel reads /proc/1/cmdline from
+/// the process's argument area (its bounds are fields 48 and 49 of
+/// /proc/self/stat); the area is overwritten in place and padded with NULs.
+/// Best effort: on any surprise the old command line stays.
+fn show_as_init() {
+    const NAME: &[u8] = b"nsbox-init";
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the comm's closing parenthesis start at field 3.
+    let Some(fields) = stat
+        .rfind(')')
+        .map(|i| stat[i + 2..].split(' ').collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let bound = |field: usize| fields.get(field - 3).and_then(|f| f.parse::<usize>().ok());
+    let (Some(start), Some(end)) = (bound(48), bound(49)) else {
+        return;
+    };
+    if end <= start + NAME.len() {
+        return;
+    }
+    // SAFETY: [start, end) is this process's own argument area, mapped and
+    // writable for its whole life; nothing in the init reads argv again.
+    let area = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, end - start) };
+    area.fill(0);
+    area[..NAME.len()].copy_from_slice(NAME);
+}
+
 fn start(args: &InitArgs<'_>) -> Result<Pid, (i32, InitError)> {
     let fail = |e: InitError| (125, e);
     args.channel.wait_release().map_err(|e| fail(e.into()))?;
-    if !args.cgroups.is_empty() {
+    if args.cgroups.is_some() {
         // Now that the host moved us into our cgroup, a new cgroup namespace
         // makes that group the root of what the container sees.
         namespaces::unshare_cgroup().map_err(|e| fail(e.into()))?;
@@ -110,27 +142,41 @@ fn start(args: &InitArgs<'_>) -> Result<Pid, (i32, InitError)> {
     crate::net::configure_inside(args.net.as_ref()).map_err(|e| fail(e.into()))?;
     let config = args.config;
     debug!(hostname = %config.hostname, "sethostname");
-    sethostname(&config.hostname)
-        .map_err(|source| fail(InitError::Hostname { name: config.hostname.clone(), source }))?;
-    rootfs::enter(&config.rootfs, config.read_only, &args.cgroups).map_err(|e| fail(e.into()))?;
+    sethostname(&config.hostname).map_err(|source| {
+        fail(InitError::Hostname {
+            name: config.hostname.clone(),
+            source,
+        })
+    })?;
+    rootfs::enter(&config.rootfs, config.read_only, args.cgroups.as_ref())
+        .map_err(|e| fail(e.into()))?;
     let terminal = match config.tty {
         true => Some(pty::open_in_container().map_err(|e| fail(e.into()))?),
         false => None,
     };
     let command = spawn_command(config, terminal.as_ref())?;
     let master = terminal.as_ref().map(|t| t.master.as_fd());
-    args.channel.report_started(master).map_err(|e| fail(e.into()))?;
+    args.channel
+        .report_started(master)
+        .map_err(|e| fail(e.into()))?;
     Ok(command)
 }
 
 /// Forks the command as PID 2 and execs it. Returns once the exec is known
 /// to have succeeded; an exec failure comes back through a close-on-exec
 /// pipe as the errno, and becomes exit code 127 or 126.
-fn spawn_command(config: &ContainerConfig, terminal: Option<&pty::Terminal>) -> Result<Pid, (i32, InitError)> {
+fn spawn_command(
+    config: &ContainerConfig,
+    terminal: Option<&pty::Terminal>,
+) -> Result<Pid, (i32, InitError)> {
     let (err_read, err_write) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| (125, InitError::Spawn(e)))?;
     let argv: Vec<CString> = config.command.iter().map(|a| cstring(a)).collect();
-    let env: Vec<CString> = config.env.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect();
+    let env: Vec<CString> = config
+        .env
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}")))
+        .collect();
     let program = resolve_in_path(&config.command[0]);
     debug!(?argv, program = %program.to_string_lossy(), "exec");
     // SAFETY: the init is single-threaded; the child only calls
@@ -156,7 +202,11 @@ fn spawn_command(config: &ContainerConfig, terminal: Option<&pty::Terminal>) -> 
             if n == 4 {
                 let errno = nix::Error::from_raw(i32::from_ne_bytes(buf));
                 let _ = waitpid(child, None);
-                let code = if errno == nix::Error::ENOENT { 127 } else { 126 };
+                let code = if errno == nix::Error::ENOENT {
+                    127
+                } else {
+                    126
+                };
                 return Err((code, InitError::Spawn(errno)));
             }
             Ok(child)
@@ -167,7 +217,12 @@ fn spawn_command(config: &ContainerConfig, terminal: Option<&pty::Terminal>) -> 
 /// In the forked child: a session of its own (with the container's terminal
 /// as its controlling tty, if any), default signals, only fds 0-2, exec.
 /// Returns only on failure, with the errno.
-fn exec_command(program: &CString, argv: &[CString], env: &[CString], terminal: Option<&pty::Terminal>) -> nix::Error {
+fn exec_command(
+    program: &CString,
+    argv: &[CString],
+    env: &[CString],
+    terminal: Option<&pty::Terminal>,
+) -> nix::Error {
     let _ = nix::unistd::setsid();
     if let Some(terminal) = terminal {
         if let Err(e) = terminal.make_controlling() {
@@ -177,7 +232,14 @@ fn exec_command(program: &CString, argv: &[CString], env: &[CString], terminal: 
     let _ = handled_signals().thread_unblock();
     // Everything past stderr is closed at exec, whatever its flags were.
     // SAFETY: close_range only marks descriptors of this process.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     match nix::unistd::execve(program, argv, env) {
         Err(e) => e,
         Ok(never) => match never {},
@@ -211,7 +273,9 @@ fn reap(command: Pid) -> Option<i32> {
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, status)) if pid == command => code = Some(status),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => code = Some(128 + sig as i32),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => {
+                code = Some(128 + sig as i32)
+            }
             Ok(WaitStatus::StillAlive) | Err(_) => return code,
             Ok(_) => {}
         }

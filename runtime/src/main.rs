@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     };
     init_tracing(cli.debug);
     let code = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Cleanup => cleanup(),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
@@ -63,7 +63,11 @@ fn run(args: RunArgs) -> i32 {
             ended.exit_code
         }
         Err(err) => {
-            eprintln!("nsbox: cannot start container {:?}: {}", config.name, error_chain(&err));
+            eprintln!(
+                "nsbox: cannot start container {:?}: {}",
+                config.name,
+                error_chain(&err)
+            );
             err.exit_code()
         }
     }
@@ -100,6 +104,7 @@ fn init_tracing(debug: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_timer(tracing_subscriber::fmt::time::uptime())
         .init();
 }

@@ -63,7 +63,10 @@ pub fn clone_into_new_namespaces() -> Result<Side, NamespaceError> {
     // does not exist in the child.
     let ret = unsafe { libc::syscall(libc::SYS_clone, raw, 0usize, 0usize, 0usize, 0usize) };
     match ret {
-        -1 => Err(NamespaceError::Clone { flags, source: nix::Error::last() }),
+        -1 => Err(NamespaceError::Clone {
+            flags,
+            source: nix::Error::last(),
+        }),
         0 => Ok(Side::Child),
         pid => Ok(Side::Parent(Pid::from_raw(pid as i32))),
     }

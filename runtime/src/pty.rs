@@ -45,7 +45,8 @@ nix::ioctl_write_ptr_bad!(set_winsize, libc::TIOCSWINSZ, libc::winsize);
 /// like the host terminal on our stdin.
 pub fn open_in_container() -> Result<Terminal, PtyError> {
     let fail = |step| move |source| PtyError::Open { step, source };
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(fail("opening"))?;
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(fail("opening"))?;
     grantpt(&master).map_err(fail("granting"))?;
     unlockpt(&master).map_err(fail("unlocking"))?;
     let slave_path = ptsname_r(&master).map_err(fail("naming"))?;
@@ -60,7 +61,11 @@ impl Terminal {
     /// it our controlling terminal, and put it on fds 0, 1 and 2.
     pub fn make_controlling(&self) -> nix::Result<()> {
         let flags = OFlag::O_RDWR;
-        let slave = nix::fcntl::open(self.slave_path.as_str(), flags, nix::sys::stat::Mode::empty())?;
+        let slave = nix::fcntl::open(
+            self.slave_path.as_str(),
+            flags,
+            nix::sys::stat::Mode::empty(),
+        )?;
         // SAFETY: TIOCSCTTY takes an int argument and only changes this
         // session's controlling terminal.
         if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } == -1 {
@@ -80,7 +85,12 @@ impl Terminal {
 /// Copies the window size of terminal `from` to terminal `to`; silently
 /// does nothing when `from` is not a terminal.
 pub fn copy_window_size(from: BorrowedFd<'_>, to: BorrowedFd<'_>) {
-    let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     // SAFETY: TIOCGWINSZ writes one winsize into `size`, which we own.
     if unsafe { get_winsize(from.as_raw_fd(), &mut size) }.is_ok() {
         // SAFETY: TIOCSWINSZ reads one winsize from `size`.
@@ -101,7 +111,8 @@ impl RawMode {
         let saved = tcgetattr(stdin.as_fd()).map_err(|e| PtyError::Mode("reading", e))?;
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).map_err(|e| PtyError::Mode("setting", e))?;
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
+            .map_err(|e| PtyError::Mode("setting", e))?;
         Ok(RawMode { saved })
     }
 }

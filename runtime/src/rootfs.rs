@@ -13,6 +13,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, pivot_root};
 use tracing::debug;
 
+use crate::cgroups::InsideMounts;
 use crate::devices;
 
 /// A mount or filesystem step that failed.
@@ -63,52 +64,102 @@ struct Fs {
     data: Option<&'static str>,
 }
 
-const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
 
 /// The filesystems every container gets, in mount order (a parent before
 /// what is mounted inside it).
 const FILESYSTEMS: &[Fs] = &[
     // A new proc instance shows only the PIDs of the container's namespace.
-    Fs { target: "proc", fstype: "proc", flags: NOSUID_NODEV_NOEXEC, data: None },
+    Fs {
+        target: "proc",
+        fstype: "proc",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: None,
+    },
     // sysfs of the container's network namespace, read-only.
-    Fs { target: "sys", fstype: "sysfs", flags: NOSUID_NODEV_NOEXEC.union(MsFlags::MS_RDONLY), data: None },
+    Fs {
+        target: "sys",
+        fstype: "sysfs",
+        flags: NOSUID_NODEV_NOEXEC.union(MsFlags::MS_RDONLY),
+        data: None,
+    },
     // /dev is a small tmpfs of its own; devices::populate fills it.
-    Fs { target: "dev", fstype: "tmpfs", flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC), data: Some("mode=755,size=1024k") },
+    Fs {
+        target: "dev",
+        fstype: "tmpfs",
+        flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC),
+        data: Some("mode=755,size=1024k"),
+    },
     // A private devpts instance, so the container sees only its own ttys.
-    Fs { target: "dev/pts", fstype: "devpts", flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC), data: Some("newinstance,ptmxmode=0666,mode=0620") },
-    Fs { target: "dev/shm", fstype: "tmpfs", flags: NOSUID_NODEV_NOEXEC, data: Some("mode=1777,size=65536k") },
+    Fs {
+        target: "dev/pts",
+        fstype: "devpts",
+        flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC),
+        data: Some("newinstance,ptmxmode=0666,mode=0620"),
+    },
+    Fs {
+        target: "dev/shm",
+        fstype: "tmpfs",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: Some("mode=1777,size=65536k"),
+    },
     // POSIX message queues of the container's IPC namespace.
-    Fs { target: "dev/mqueue", fstype: "mqueue", flags: NOSUID_NODEV_NOEXEC, data: None },
+    Fs {
+        target: "dev/mqueue",
+        fstype: "mqueue",
+        flags: NOSUID_NODEV_NOEXEC,
+        data: None,
+    },
     // A fresh /tmp, so containers sharing one rootfs do not share files.
-    Fs { target: "tmp", fstype: "tmpfs", flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV), data: Some("mode=1777") },
+    Fs {
+        target: "tmp",
+        fstype: "tmpfs",
+        flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV),
+        data: Some("mode=1777"),
+    },
 ];
-
-/// A cgroup filesystem to mount under the container's `/sys/fs/cgroup`
-/// (inside its cgroup namespace, so it shows the container's own group).
-#[derive(Debug, Clone)]
-pub struct CgroupFs {
-    /// The directory under `/sys/fs/cgroup`; empty for cgroup2 on the top.
-    pub subdir: String,
-    /// `cgroup` (v1) or `cgroup2`.
-    pub fstype: &'static str,
-    /// Mount options: the v1 controllers, empty for cgroup2.
-    pub options: String,
-}
 
 /// Makes `rootfs` the container's root with its filesystems, then pivots
 /// into it and detaches the host's root. On return the process's `/` and
 /// working directory are the rootfs's top.
-pub fn enter(rootfs: &Path, read_only: bool, cgroups: &[CgroupFs]) -> Result<(), RootfsError> {
+pub fn enter(
+    rootfs: &Path,
+    read_only: bool,
+    cgroups: Option<&InsideMounts>,
+) -> Result<(), RootfsError> {
     // Private, recursively: our mounts must not propagate to the host, and
     // pivot_root refuses a shared parent mount.
-    do_mount(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None, "private")?;
+    do_mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+        "private",
+    )?;
     // pivot_root needs the new root to be a mount point: bind it on itself,
     // which also works when the rootfs is a plain directory.
-    do_mount(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, "bind")?;
+    do_mount(
+        Some(rootfs),
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        "bind",
+    )?;
     for fs in FILESYSTEMS {
         let target = rootfs.join(fs.target);
         ensure_dir(&target)?;
-        do_mount(Some(Path::new(fs.fstype)), &target, Some(fs.fstype), fs.flags, fs.data, fs.fstype)?;
+        do_mount(
+            Some(Path::new(fs.fstype)),
+            &target,
+            Some(fs.fstype),
+            fs.flags,
+            fs.data,
+            fs.fstype,
+        )?;
     }
     devices::populate(&rootfs.join("dev"))?;
     mount_cgroups(&rootfs.join("sys/fs/cgroup"), cgroups)?;
@@ -121,28 +172,67 @@ pub fn enter(rootfs: &Path, read_only: bool, cgroups: &[CgroupFs]) -> Result<(),
     pivot(rootfs)
 }
 
-fn mount_cgroups(base: &Path, cgroups: &[CgroupFs]) -> Result<(), RootfsError> {
-    let Some(first) = cgroups.first() else { return Ok(()) };
-    if first.fstype == "cgroup2" {
-        return do_mount(Some(Path::new("cgroup2")), base, Some("cgroup2"), NOSUID_NODEV_NOEXEC, None, "cgroup2");
-    }
+/// The container's cgroup filesystem, mounted inside its cgroup namespace so
+/// that its own group is the root it sees. Read-only, as docker does.
+fn mount_cgroups(base: &Path, cgroups: Option<&InsideMounts>) -> Result<(), RootfsError> {
+    let ro = NOSUID_NODEV_NOEXEC.union(MsFlags::MS_RDONLY);
+    let hierarchies = match cgroups {
+        None => return Ok(()),
+        Some(InsideMounts::Unified) => {
+            return do_mount(
+                Some(Path::new("cgroup2")),
+                base,
+                Some("cgroup2"),
+                ro,
+                None,
+                "cgroup2",
+            );
+        }
+        Some(InsideMounts::V1(hierarchies)) => hierarchies,
+    };
     // v1: a tmpfs holds one directory per hierarchy, made read-only after.
-    do_mount(Some(Path::new("tmpfs")), base, Some("tmpfs"), NOSUID_NODEV_NOEXEC, Some("mode=755"), "tmpfs")?;
-    for cg in cgroups {
-        let target = base.join(&cg.subdir);
+    let tmpfs = Some(Path::new("tmpfs"));
+    do_mount(
+        tmpfs,
+        base,
+        Some("tmpfs"),
+        NOSUID_NODEV_NOEXEC,
+        Some("mode=755"),
+        "tmpfs",
+    )?;
+    for hierarchy in hierarchies {
+        let target = base.join(&hierarchy.dir);
         ensure_dir(&target)?;
-        let flags = NOSUID_NODEV_NOEXEC;
-        do_mount(Some(Path::new("cgroup")), &target, Some("cgroup"), flags, Some(cg.options.as_str()), "cgroup")?;
+        let options = Some(hierarchy.options.as_str());
+        do_mount(
+            Some(Path::new("cgroup")),
+            &target,
+            Some("cgroup"),
+            ro,
+            options,
+            "cgroup",
+        )?;
     }
-    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC;
-    do_mount(None, base, None, flags, Some("mode=755"), "read-only remount")
+    let flags = MsFlags::MS_REMOUNT | ro;
+    do_mount(
+        None,
+        base,
+        None,
+        flags,
+        Some("mode=755"),
+        "read-only remount",
+    )
 }
 
 /// `pivot_root(".", ".")` stacks the old root on top of the new one; the
 /// lazy unmount then drops it, so no path inside leads back to the host.
 /// This needs no spare directory in the rootfs, so read-only rootfses work.
 fn pivot(rootfs: &Path) -> Result<(), RootfsError> {
-    let fail = |step, source| RootfsError::Pivot { step, rootfs: rootfs.to_path_buf(), source };
+    let fail = |step, source| RootfsError::Pivot {
+        step,
+        rootfs: rootfs.to_path_buf(),
+        source,
+    };
     chdir(rootfs).map_err(|e| fail("chdir", e))?;
     debug!(rootfs = %rootfs.display(), "pivot_root(\".\", \".\")");
     pivot_root(".", ".").map_err(|e| fail("pivot_root", e))?;
@@ -169,9 +259,10 @@ fn do_mount(
 
 fn ensure_dir(path: &Path) -> Result<(), RootfsError> {
     match std::fs::DirBuilder::new().mode(0o755).create(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            Err(RootfsError::MountPoint { path: path.to_path_buf(), source: e })
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(RootfsError::MountPoint {
+            path: path.to_path_buf(),
+            source: e,
+        }),
         _ => Ok(()),
     }
 }

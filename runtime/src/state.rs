@@ -86,7 +86,11 @@ pub struct Claim {
 }
 
 fn io<'a>(doing: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io { doing, path: path.to_path_buf(), source }
+    move |source| StateError::Io {
+        doing,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Claims `name`: fails with [`StateError::NameInUse`] if a live nsbox holds
@@ -160,7 +164,9 @@ fn read_record(dir: &Path) -> Option<Record> {
 /// The names of containers whose owner died without cleaning up: their lock
 /// is free. Claiming such a name takes it over.
 pub fn stale_names(root: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(containers_dir(root)) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(containers_dir(root)) else {
+        return Vec::new();
+    };
     let mut names = Vec::new();
     for entry in entries.flatten() {
         let lock = entry.path().join("lock");
@@ -191,8 +197,17 @@ mod tests {
         let claim1 = claim(root.path(), "web").unwrap();
         assert!(is_live(root.path(), "web"));
         let err = claim(root.path(), "web").unwrap_err();
-        assert_eq!(err.to_string(), "a container named \"web\" is already running");
-        claim1.write_record(&Record { name: "web".into(), pid: 42, ..Record::default() }).unwrap();
+        assert_eq!(
+            err.to_string(),
+            "a container named \"web\" is already running"
+        );
+        claim1
+            .write_record(&Record {
+                name: "web".into(),
+                pid: 42,
+                ..Record::default()
+            })
+            .unwrap();
         claim1.release();
         assert!(!is_live(root.path(), "web"));
         assert!(!root.path().join("containers/web").exists());
@@ -205,7 +220,13 @@ mod tests {
     fn a_dead_owner_leaves_a_stale_claim_that_can_be_taken_over() {
         let root = tempfile::tempdir().unwrap();
         let first = claim(root.path(), "db").unwrap();
-        first.write_record(&Record { name: "db".into(), pid: 7, ..Record::default() }).unwrap();
+        first
+            .write_record(&Record {
+                name: "db".into(),
+                pid: 7,
+                ..Record::default()
+            })
+            .unwrap();
         // Dropping without release is what a killed owner looks like.
         drop(first);
         assert_eq!(stale_names(root.path()), vec!["db".to_string()]);

@@ -35,7 +35,11 @@ const DRAIN: Duration = Duration::from_millis(200);
 /// Waits for the init to exit and returns nsbox's exit status: the init's
 /// exit code (the command's, or 128 + its signal), or 128 + the signal
 /// that killed the init itself.
-pub fn supervise(init: Pid, signals: &mut SignalFd, master: Option<OwnedFd>) -> Result<i32, SuperviseError> {
+pub fn supervise(
+    init: Pid,
+    signals: &mut SignalFd,
+    master: Option<OwnedFd>,
+) -> Result<i32, SuperviseError> {
     let mut relay = master.map(Relay::new);
     let mut status = None;
     loop {
@@ -67,11 +71,20 @@ pub fn supervise(init: Pid, signals: &mut SignalFd, master: Option<OwnedFd>) -> 
 }
 
 /// Handles one pending signal; returns the exit status once the init exited.
-fn on_signal(init: Pid, signals: &mut SignalFd, relay: Option<&Relay>) -> Result<Option<i32>, SuperviseError> {
-    let Some(info) = signals.read_signal().map_err(|e| SuperviseError::Sys("reading signals", e))? else {
+fn on_signal(
+    init: Pid,
+    signals: &mut SignalFd,
+    relay: Option<&Relay>,
+) -> Result<Option<i32>, SuperviseError> {
+    let Some(info) = signals
+        .read_signal()
+        .map_err(|e| SuperviseError::Sys("reading signals", e))?
+    else {
         return Ok(None);
     };
-    let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { return Ok(None) };
+    let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+        return Ok(None);
+    };
     match sig {
         Signal::SIGCHLD => Ok(match waitpid(init, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => Some(code),
@@ -102,13 +115,25 @@ struct Relay {
 
 impl Relay {
     fn new(master: OwnedFd) -> Relay {
-        Relay { master, stdin_done: false, master_done: false }
+        Relay {
+            master,
+            stdin_done: false,
+            master_done: false,
+        }
     }
 
     /// Adds stdin and the master to the poll set, always in that order.
     fn poll_fds<'a>(&'a self, fds: &mut Vec<PollFd<'a>>) {
-        let stdin_flags = if self.stdin_done { PollFlags::empty() } else { PollFlags::POLLIN };
-        let master_flags = if self.master_done { PollFlags::empty() } else { PollFlags::POLLIN };
+        let stdin_flags = if self.stdin_done {
+            PollFlags::empty()
+        } else {
+            PollFlags::POLLIN
+        };
+        let master_flags = if self.master_done {
+            PollFlags::empty()
+        } else {
+            PollFlags::POLLIN
+        };
         // SAFETY: fd 0 stays open for nsbox's whole life.
         let stdin = unsafe { BorrowedFd::borrow_raw(0) };
         fds.push(PollFd::new(stdin, stdin_flags));

@@ -117,13 +117,27 @@ impl Channel {
         }
     }
 
-    fn send(&self, msg: &Message, fd: Option<BorrowedFd<'_>>, doing: &'static str) -> Result<(), SyncError> {
+    fn send(
+        &self,
+        msg: &Message,
+        fd: Option<BorrowedFd<'_>>,
+        doing: &'static str,
+    ) -> Result<(), SyncError> {
         let bytes = serde_json::to_vec(msg).expect("handshake messages always serialise");
         let iov = [IoSlice::new(&bytes)];
         let raw = fd.map(|fd| [fd.as_raw_fd()]);
-        let cmsgs: Vec<ControlMessage<'_>> = raw.iter().map(|fds| ControlMessage::ScmRights(fds)).collect();
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None)
-            .map_err(|source| SyncError::Socket { doing, source })?;
+        let cmsgs: Vec<ControlMessage<'_>> = raw
+            .iter()
+            .map(|fds| ControlMessage::ScmRights(fds))
+            .collect();
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &iov,
+            &cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(|source| SyncError::Socket { doing, source })?;
         Ok(())
     }
 
@@ -137,12 +151,18 @@ impl Channel {
                 Err(nix::Error::EINTR) => continue,
                 Err(source) => return Err(SyncError::Socket { doing, source }),
                 Ok(msg) => {
-                    let fd = msg.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
-                        // SAFETY: SCM_RIGHTS just gave this process a new
-                        // descriptor that nothing else owns.
-                        ControlMessageOwned::ScmRights(fds) => fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                        _ => None,
-                    });
+                    let fd = msg
+                        .cmsgs()
+                        .ok()
+                        .into_iter()
+                        .flatten()
+                        .find_map(|c| match c {
+                            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                            _ => None,
+                        });
+                    // SAFETY: SCM_RIGHTS just gave this process a new
+                    // descriptor that nothing else owns.
+                    let fd = fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
                     break (msg.bytes, fd);
                 }
             }
@@ -165,13 +185,20 @@ mod tests {
         host.release().unwrap();
         init.wait_release().unwrap();
         let file = std::fs::File::open("/dev/null").unwrap();
-        init.report_started(Some(std::os::fd::AsFd::as_fd(&file))).unwrap();
+        init.report_started(Some(std::os::fd::AsFd::as_fd(&file)))
+            .unwrap();
         let (outcome, fd) = host.wait_outcome().unwrap();
         assert_eq!(outcome, Outcome::Started);
         assert!(fd.is_some());
         init.report_failure(127, "no".into()).unwrap();
         let (outcome, fd) = host.wait_outcome().unwrap();
-        assert_eq!(outcome, Outcome::Failed { exit_code: 127, message: "no".into() });
+        assert_eq!(
+            outcome,
+            Outcome::Failed {
+                exit_code: 127,
+                message: "no".into()
+            }
+        );
         assert!(fd.is_none());
         drop(init);
         assert!(matches!(host.wait_outcome(), Err(SyncError::Closed(_))));

@@ -10,7 +10,9 @@ use crate::harness::{assert_nothing_left, fixture_rootfs, require_root, Outcome,
 
 fn nsbox(args: &[&str], name: &str) -> Outcome {
     let mut cmd = std::process::Command::new(NSBOX);
-    cmd.env("NSBOX_ROOTFS", fixture_rootfs()).args(["run", "--net", "none", "--name", name]).args(args);
+    cmd.env("NSBOX_ROOTFS", fixture_rootfs())
+        .args(["run", "--net", "none", "--name", name])
+        .args(args);
     let line = format!("nsbox run --name {name} {}", args.join(" "));
     Outcome::from(cmd.output().unwrap(), line)
 }
@@ -38,9 +40,16 @@ fn root_bad_input_is_refused_before_anything_exists(
     let name = crate::harness::unique("bad");
     let out = nsbox(args, &name);
     out.assert_code(code).assert_stderr_has(message);
-    assert!(out.stderr.starts_with("nsbox: ") || out.stderr.starts_with("error: "), "{out}");
+    assert!(
+        out.stderr.starts_with("nsbox: ") || out.stderr.starts_with("error: "),
+        "{out}"
+    );
     if !args.contains(&"--no-such-flag") {
-        assert_eq!(out.stderr.trim_end().lines().count(), 1, "not one line:\n{out}");
+        assert_eq!(
+            out.stderr.trim_end().lines().count(),
+            1,
+            "not one line:\n{out}"
+        );
     }
     assert_nothing_left(&name);
 }
@@ -51,7 +60,8 @@ fn root_rootfs_without_a_shell_is_refused() {
     let empty = tempfile::tempdir().unwrap();
     let name = crate::harness::unique("nosh");
     let out = nsbox(&["--rootfs", empty.path().to_str().unwrap()], &name);
-    out.assert_code(127).assert_stderr_has("command \"/bin/sh\" not found in rootfs");
+    out.assert_code(127)
+        .assert_stderr_has("command \"/bin/sh\" not found in rootfs");
     assert_nothing_left(&name);
 }
 
@@ -61,15 +71,18 @@ fn root_not_running_as_root_is_refused() {
     let mut cmd = std::process::Command::new(NSBOX);
     cmd.args(["run", "--", "/bin/true"]).uid(65534).gid(65534);
     let out = Outcome::from(cmd.output().unwrap(), "nsbox run (as nobody)".into());
-    out.assert_code(125).assert_stderr_has("nsbox: must run as root");
+    out.assert_code(125)
+        .assert_stderr_has("nsbox: must run as root");
 }
 
 #[test]
 fn root_name_in_use_is_refused() {
     require_root();
     let name = crate::harness::unique("dup");
-    let mut first = crate::harness::spawn(&name, &[], &["/bin/sh", "-c", "echo ready; exec sleep 30"]);
+    let mut first =
+        crate::harness::spawn(&name, &[], &["/bin/sh", "-c", "echo ready; exec sleep 30"]);
     first.wait_for_line("ready", std::time::Duration::from_secs(10));
     let out = nsbox(&["--", "/bin/true"], &name);
-    out.assert_code(125).assert_stderr_has(&format!("a container named \"{name}\" is already running"));
+    out.assert_code(125)
+        .assert_stderr_has(&format!("a container named \"{name}\" is already running"));
 }

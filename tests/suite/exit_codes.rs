@@ -25,7 +25,8 @@ fn root_missing_command_exits_127() {
     require_root();
     let name = unique("nocmd");
     let out = run_to_end(&name, &[], &["/no/such/program"]);
-    out.assert_code(127).assert_stderr_has("command \"/no/such/program\" not found in rootfs");
+    out.assert_code(127)
+        .assert_stderr_has("command \"/no/such/program\" not found in rootfs");
     assert_eq!(out.stderr.lines().count(), 1, "more than one line:\n{out}");
     assert_nothing_left(&name);
 }
@@ -34,7 +35,8 @@ fn root_missing_command_exits_127() {
 fn root_command_not_on_path_exits_127() {
     require_root();
     let out = run_to_end(&unique("nopath"), &[], &["no-such-tool"]);
-    out.assert_code(127).assert_stderr_has("\"no-such-tool\" not found");
+    out.assert_code(127)
+        .assert_stderr_has("\"no-such-tool\" not found");
 }
 
 #[test]

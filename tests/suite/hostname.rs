@@ -31,7 +31,11 @@ fn root_hostname_defaults_to_the_container_name() {
 fn root_longest_hostname_is_accepted() {
     require_root();
     let wanted = "h".repeat(64);
-    let out = run_to_end(&unique("hn64"), &["--hostname", &wanted], &["/bin/cat", "/proc/sys/kernel/hostname"]);
+    let out = run_to_end(
+        &unique("hn64"),
+        &["--hostname", &wanted],
+        &["/bin/cat", "/proc/sys/kernel/hostname"],
+    );
     out.assert_code(0);
     assert_eq!(out.stdout.trim(), wanted);
 }

@@ -13,7 +13,16 @@ const WAIT: Duration = Duration::from_secs(10);
 fn root_interactive_shell_with_job_control() {
     require_root();
     let name = unique("tty");
-    let mut session = Session::start(&["run", "--read-only", "--net", "none", "--name", &name, "--hostname", "ttybox"]);
+    let mut session = Session::start(&[
+        "run",
+        "--read-only",
+        "--net",
+        "none",
+        "--name",
+        &name,
+        "--hostname",
+        "ttybox",
+    ]);
     session.send("hostname; tty\r");
     session.expect("ttybox", WAIT);
     session.expect("/dev/pts/0", WAIT);
@@ -24,7 +33,11 @@ fn root_interactive_shell_with_job_control() {
     session.send("sleep 60; echo sleep-ended-$?\r");
     let nsbox_pid = session.child.id() as i32;
     let sleeping = eventually(WAIT, || has_descendant(nsbox_pid, "sleep"));
-    assert!(sleeping, "sleep never started; terminal showed:\n{}", session.seen);
+    assert!(
+        sleeping,
+        "sleep never started; terminal showed:\n{}",
+        session.seen
+    );
     session.send("\x03");
     session.expect("sleep-ended-130", WAIT);
     session.send("echo still-$((40+2))\r");

@@ -10,7 +10,9 @@ fn root_each_namespace_differs_from_the_hosts() {
     out.assert_code(0);
     let report = out.probe();
     for kind in ["mnt", "pid", "uts", "ipc", "net"] {
-        let inside = report["namespaces"][kind].as_u64().unwrap_or_else(|| panic!("no {kind} namespace in\n{out}"));
+        let inside = report["namespaces"][kind]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {kind} namespace in\n{out}"));
         assert_ne!(inside, host_ns(kind), "{kind} namespace is the host's");
     }
 }
@@ -21,16 +23,29 @@ fn root_two_containers_get_different_namespaces() {
     let a = run_to_end(&unique("nsa"), &[], &["/usr/bin/probe"]).probe();
     let b = run_to_end(&unique("nsb"), &[], &["/usr/bin/probe"]).probe();
     for kind in ["mnt", "pid", "uts", "ipc", "net"] {
-        assert_ne!(a["namespaces"][kind], b["namespaces"][kind], "{kind} namespace shared");
+        assert_ne!(
+            a["namespaces"][kind], b["namespaces"][kind],
+            "{kind} namespace shared"
+        );
     }
 }
 
 #[test]
 fn root_network_namespace_has_only_loopback_up_with_net_none() {
     require_root();
-    let out = run_to_end(&unique("lo"), &[], &["/bin/cat", "/sys/class/net/lo/operstate", "/proc/net/dev"]);
+    let out = run_to_end(
+        &unique("lo"),
+        &[],
+        &["/bin/cat", "/sys/class/net/lo/operstate", "/proc/net/dev"],
+    );
     out.assert_code(0);
-    let ifaces: Vec<&str> = out.stdout.lines().skip(3).filter_map(|l| l.split(':').next()).map(str::trim).collect();
+    let ifaces: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
     assert_eq!(ifaces, vec!["lo"], "{out}");
     // A loopback that is up reports "unknown" (it has no carrier state).
     assert_eq!(out.stdout.lines().next(), Some("unknown"), "{out}");

@@ -25,7 +25,15 @@ fn root_orphans_are_reaped_by_the_containers_init() {
     require_root();
     let out = run_to_end(&unique("reap"), &[], &["/bin/sh", "-c", SCRIPT]);
     out.assert_code(0);
-    let orphans = out.stdout.lines().find(|l| l.starts_with("orphans:")).unwrap_or_default();
-    assert_eq!(orphans.split_whitespace().count(), 6, "five orphans were not made\n{out}");
+    let orphans = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("orphans:"))
+        .unwrap_or_default();
+    assert_eq!(
+        orphans.split_whitespace().count(),
+        6,
+        "five orphans were not made\n{out}"
+    );
     assert!(out.stdout.contains("all-reaped"), "zombies left\n{out}");
 }

@@ -11,9 +11,15 @@ fn root_ls_shows_the_rootfs_not_the_host() {
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("/"), "working directory is not /: {out}");
     let listing: Vec<&str> = lines.collect();
-    assert!(listing.contains(&"NSBOX_FIXTURE"), "fixture marker missing from ls /: {listing:?}");
+    assert!(
+        listing.contains(&"NSBOX_FIXTURE"),
+        "fixture marker missing from ls /: {listing:?}"
+    );
     // /work holds this checkout on the host; the container must not see it.
-    assert!(!listing.contains(&"work"), "host directory visible: {listing:?}");
+    assert!(
+        !listing.contains(&"work"),
+        "host directory visible: {listing:?}"
+    );
     let expected: Vec<String> = {
         let mut names: Vec<String> = std::fs::read_dir(fixture_rootfs())
             .unwrap()
@@ -22,7 +28,10 @@ fn root_ls_shows_the_rootfs_not_the_host() {
         names.sort();
         names
     };
-    assert_eq!(listing, expected, "ls / inside differs from the rootfs on the host");
+    assert_eq!(
+        listing, expected,
+        "ls / inside differs from the rootfs on the host"
+    );
 }
 
 #[test]
@@ -45,15 +54,24 @@ fn root_rootfs_given_relative_with_trailing_slash_or_by_symlink() {
         (parent.to_path_buf(), base.to_string()),
         (parent.to_path_buf(), format!("{base}/")),
         (parent.to_path_buf(), format!("./{base}//")),
-        (std::path::PathBuf::from("/"), link.to_str().unwrap().to_string()),
+        (
+            std::path::PathBuf::from("/"),
+            link.to_str().unwrap().to_string(),
+        ),
     ];
     for (cwd, given) in forms {
         let name = unique("relroot");
         let mut cmd = crate::harness::run(&name);
-        cmd.current_dir(&cwd).args(["--rootfs", &given, "--", "/bin/cat", "/NSBOX_FIXTURE"]);
+        cmd.current_dir(&cwd)
+            .args(["--rootfs", &given, "--", "/bin/cat", "/NSBOX_FIXTURE"]);
         let out = cmd.output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "--rootfs {given:?} from {cwd:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--rootfs {given:?} from {cwd:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(stdout.trim(), "nsbox fixture rootfs", "--rootfs {given:?}");
     }
 }
@@ -70,5 +88,8 @@ fn root_writes_go_to_a_private_tmp_and_the_rootfs_stays_read_only() {
     out.assert_code(0);
     assert_eq!(out.stdout, "hi\nread-only\n", "{out}");
     assert!(!fixture_rootfs().join("ro-test").exists());
-    assert!(!fixture_rootfs().join("tmp/f").exists(), "/tmp is not private");
+    assert!(
+        !fixture_rootfs().join("tmp/f").exists(),
+        "/tmp is not private"
+    );
 }

@@ -23,7 +23,10 @@ fn root_signals_sent_to_nsbox_reach_the_container(#[case] sig: Signal, #[case] s
     running.signal(sig);
     let out = running.wait(Duration::from_secs(10));
     out.assert_code(0);
-    assert!(out.stdout.contains(&format!("got-{sh_name}")), "trap did not run\n{out}");
+    assert!(
+        out.stdout.contains(&format!("got-{sh_name}")),
+        "trap did not run\n{out}"
+    );
     assert_nothing_left(&name);
 }
 
@@ -36,7 +39,10 @@ fn root_sigterm_ends_a_container_that_does_not_trap_it() {
     let init_pid = container_init_pid(&name);
     running.signal(Signal::SIGTERM);
     running.wait(Duration::from_secs(10)).assert_code(143);
-    assert!(!std::path::Path::new(&format!("/proc/{init_pid}")).exists(), "container init still running");
+    assert!(
+        !std::path::Path::new(&format!("/proc/{init_pid}")).exists(),
+        "container init still running"
+    );
     assert_nothing_left(&name);
 }
 
@@ -49,13 +55,18 @@ fn root_killing_nsbox_kills_the_container() {
     let init_pid = container_init_pid(&name);
     running.signal(Signal::SIGKILL);
     running.wait(Duration::from_secs(10));
-    let gone = eventually(Duration::from_secs(10), || !std::path::Path::new(&format!("/proc/{init_pid}")).exists());
+    let gone = eventually(Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{init_pid}")).exists()
+    });
     assert!(gone, "container init {init_pid} outlived nsbox");
 }
 
 /// The host PID of a running container's init, from its state record.
 fn container_init_pid(name: &str) -> i32 {
-    let path = state_root().join("containers").join(name).join("state.json");
+    let path = state_root()
+        .join("containers")
+        .join(name)
+        .join("state.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let record: serde_json::Value = serde_json::from_str(&text).unwrap();
     record["pid"].as_i64().unwrap() as i32

@@ -14,7 +14,10 @@ pub(super) fn set_v1(group: &Path, cpu: CpuQuota) -> Result<(), CgroupError> {
 
 /// Sets a v2 group's bandwidth: `cpu.max` takes "quota period" at once.
 pub(super) fn set_v2(group: &Path, cpu: CpuQuota) -> Result<(), CgroupError> {
-    fs::write(&group.join("cpu.max"), &format!("{} {}", cpu.quota_us, cpu.period_us))
+    fs::write(
+        &group.join("cpu.max"),
+        &format!("{} {}", cpu.quota_us, cpu.period_us),
+    )
 }
 
 /// v1 counters: usage from the cpuacct group (`cpuacct.usage`, in ns) and

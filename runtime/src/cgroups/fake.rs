@@ -46,7 +46,9 @@ pub(super) fn v1(hierarchies: &[&str], swap: bool) -> FakeTree {
             std::os::unix::fs::symlink(hierarchy, dir.path().join(controller)).unwrap();
         }
     }
-    let layout = Layout::V1 { root: dir.path().into() };
+    let layout = Layout::V1 {
+        root: dir.path().into(),
+    };
     install(dir, layout, false, swap)
 }
 
@@ -57,7 +59,9 @@ pub(super) fn v2(controllers: &str, swap: bool) -> FakeTree {
     put(dir.path(), "cgroup.controllers", controllers);
     put(dir.path(), "cgroup.subtree_control", "");
     put(dir.path(), "cgroup.procs", "1\n");
-    let layout = Layout::V2 { root: dir.path().into() };
+    let layout = Layout::V2 {
+        root: dir.path().into(),
+    };
     install(dir, layout, true, swap)
 }
 
@@ -89,7 +93,9 @@ impl FakeTree {
     pub(super) fn read(&self, relative: &str) -> String {
         let path = self.path(relative);
         let text = std::fs::read_to_string(&path);
-        text.unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_string()
+        text.unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .to_string()
     }
 
     /// Sets a file's contents, as the kernel would update a counter.
@@ -123,7 +129,11 @@ fn put(dir: &Path, name: &str, contents: &str) {
 }
 
 fn number(path: &Path) -> u64 {
-    std::fs::read_to_string(path).unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn einval() -> io::Error {
@@ -135,8 +145,11 @@ pub(super) fn check_write(path: &Path, value: &str) -> io::Result<()> {
     let name = path.file_name().unwrap().to_str().unwrap();
     let dir = path.parent().unwrap();
     with_kernel(|k| {
-        let Ok(relative) = path.strip_prefix(&k.root) else { return Ok(()) };
-        k.writes.push((relative.display().to_string(), value.to_string()));
+        let Ok(relative) = path.strip_prefix(&k.root) else {
+            return Ok(());
+        };
+        k.writes
+            .push((relative.display().to_string(), value.to_string()));
         if k.refuse.as_deref() == Some(name) {
             return Err(einval());
         }
@@ -144,7 +157,9 @@ pub(super) fn check_write(path: &Path, value: &str) -> io::Result<()> {
         let memsw = dir.join("memory.memsw.limit_in_bytes");
         let new: Option<u64> = value.parse().ok();
         match name {
-            "memory.limit_in_bytes" if memsw.exists() && new > Some(number(&memsw)) => Err(einval()),
+            "memory.limit_in_bytes" if memsw.exists() && new > Some(number(&memsw)) => {
+                Err(einval())
+            }
             "memory.memsw.limit_in_bytes"
                 if new < Some(number(&dir.join("memory.limit_in_bytes"))) =>
             {
@@ -181,14 +196,20 @@ pub(super) fn after_mkdir(path: &Path) {
     let Some((v2, swap, root)) = with_kernel(|k| (k.v2, k.swap, k.root.clone())) else {
         return;
     };
-    let Ok(relative) = path.strip_prefix(&root) else { return };
+    let Ok(relative) = path.strip_prefix(&root) else {
+        return;
+    };
     put(path, "cgroup.procs", "");
     let controllers = if v2 {
         put(path, "cgroup.subtree_control", "");
         let parent = path.parent().unwrap().join("cgroup.subtree_control");
         let enabled = std::fs::read_to_string(parent).unwrap();
         put(path, "cgroup.controllers", &enabled);
-        put(path, "cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
+        put(
+            path,
+            "cpu.stat",
+            "usage_usec 0\nuser_usec 0\nsystem_usec 0\n",
+        );
         enabled
     } else {
         let hierarchy = relative.components().next().unwrap();
@@ -231,7 +252,11 @@ fn control_files(controller: &str, v2: bool, swap: bool) -> Vec<(&'static str, &
         _ => vec![],
     };
     if controller == "memory" && swap {
-        files.push(if v2 { ("memory.swap.max", "max") } else { ("memory.memsw.limit_in_bytes", UNLIMITED) });
+        files.push(if v2 {
+            ("memory.swap.max", "max")
+        } else {
+            ("memory.memsw.limit_in_bytes", UNLIMITED)
+        });
     }
     files
 }
@@ -239,7 +264,9 @@ fn control_files(controller: &str, v2: bool, swap: bool) -> Vec<(&'static str, &
 /// The kernel drops a group's control files with it, but refuses to remove
 /// a group with processes: leave those files so the `rmdir` fails.
 pub(super) fn before_rmdir(path: &Path) {
-    let Some(root) = with_kernel(|k| k.root.clone()) else { return };
+    let Some(root) = with_kernel(|k| k.root.clone()) else {
+        return;
+    };
     if !path.starts_with(&root) || !number_of_procs_is_zero(path) {
         return;
     }

@@ -10,7 +10,8 @@ use tracing::debug;
 
 use super::CgroupError;
 
-/// How long `rmdir` keeps retrying a group the kernel still calls busy.
+/// How long removing a container's groups keeps retrying while the kernel
+/// still calls them busy.
 const RMDIR_PATIENCE: Duration = Duration::from_secs(1);
 /// The longest pause between two `rmdir` attempts.
 const RMDIR_MAX_PAUSE: Duration = Duration::from_millis(100);
@@ -20,10 +21,18 @@ const RMDIR_MAX_PAUSE: Duration = Duration::from_millis(100);
 /// that must fail rather than leave a stray regular file.
 pub(super) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     debug!("cgroup write {} = {}", path.display(), value);
-    let fail = |source| CgroupError::Write { path: path.into(), value: value.into(), source };
+    let fail = |source| CgroupError::Write {
+        path: path.into(),
+        value: value.into(),
+        source,
+    };
     #[cfg(test)]
     super::fake::check_write(path, value).map_err(fail)?;
-    let mut file = OpenOptions::new().write(true).truncate(true).open(path).map_err(fail)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(fail)?;
     file.write_all(value.as_bytes()).map_err(fail)?;
     #[cfg(test)]
     super::fake::after_write(path, value);
@@ -32,7 +41,10 @@ pub(super) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
 
 /// Reads a whole control file.
 pub(super) fn read(path: &Path) -> Result<String, CgroupError> {
-    std::fs::read_to_string(path).map_err(|source| CgroupError::Read { path: path.into(), source })
+    std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Reads a control file that holds one number.
@@ -48,13 +60,18 @@ pub(super) fn read_u64(path: &Path) -> Result<u64, CgroupError> {
 /// (one `key value` pair per line); `None` when the key is absent.
 pub(super) fn read_key(path: &Path, key: &str) -> Result<Option<u64>, CgroupError> {
     let text = read(path)?;
-    let Some(value) = text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
+    let Some(value) = text
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(' '))
     else {
         return Ok(None);
     };
     let number = value.trim().parse().map_err(|_| CgroupError::Parse {
         path: path.into(),
-        detail: format!("expected a number after \"{key}\", found {:?}", value.trim()),
+        detail: format!(
+            "expected a number after \"{key}\", found {:?}",
+            value.trim()
+        ),
     })?;
     Ok(Some(number))
 }
@@ -75,7 +92,9 @@ pub(super) fn ensure_parent(path: &Path) -> Result<(), CgroupError> {
     }
     match mkdir(path) {
         // Another nsbox made it in the meantime.
-        Err(CgroupError::Create { source, .. }) if source.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(CgroupError::Create { source, .. }) if source.kind() == ErrorKind::AlreadyExists => {
+            Ok(())
+        }
         other => other,
     }
 }
@@ -95,8 +114,10 @@ pub(super) fn make_group(path: &Path) -> Result<(), CgroupError> {
 
 fn mkdir(path: &Path) -> Result<(), CgroupError> {
     debug!("cgroup mkdir {}", path.display());
-    std::fs::create_dir(path)
-        .map_err(|source| CgroupError::Create { path: path.into(), source })?;
+    std::fs::create_dir(path).map_err(|source| CgroupError::Create {
+        path: path.into(),
+        source,
+    })?;
     #[cfg(test)]
     super::fake::after_mkdir(path);
     Ok(())
@@ -117,7 +138,10 @@ pub(super) fn has_processes(group: &Path) -> Result<bool, CgroupError> {
 
 /// The groups directly below `group`.
 pub(super) fn subgroups(group: &Path) -> Result<Vec<PathBuf>, CgroupError> {
-    let fail = |source| CgroupError::Read { path: group.into(), source };
+    let fail = |source| CgroupError::Read {
+        path: group.into(),
+        source,
+    };
     let mut dirs = Vec::new();
     for entry in std::fs::read_dir(group).map_err(fail)? {
         let entry = entry.map_err(fail)?;
@@ -132,23 +156,41 @@ pub(super) fn subgroups(group: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 /// Removes a group and any groups a container made below it, deepest first.
 /// A group that is already gone counts as removed.
 pub(super) fn remove_group(group: &Path) -> Result<(), CgroupError> {
+    remove_groups(&[group.to_path_buf()])
+}
+
+/// Removes several groups, trying every one, with one shared time limit so
+/// that a container whose processes linger costs at most [`RMDIR_PATIENCE`]
+/// however many hierarchies it is in. The first error is returned.
+pub(super) fn remove_groups(groups: &[PathBuf]) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + RMDIR_PATIENCE;
+    let mut first_error = None;
+    for group in groups {
+        if let Err(err) = remove_tree(group, deadline) {
+            first_error.get_or_insert(err);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn remove_tree(group: &Path, deadline: Instant) -> Result<(), CgroupError> {
     if !group.exists() {
         return Ok(());
     }
     for child in subgroups(group)? {
-        remove_group(&child)?;
+        remove_tree(&child, deadline)?;
     }
-    rmdir(group)
+    rmdir(group, deadline)
 }
 
-/// `rmdir` that waits, for a bounded time, while the kernel still reports
-/// the group busy: a group whose last process just exited is released
-/// asynchronously, so an immediate `rmdir` can fail with EBUSY.
-fn rmdir(path: &Path) -> Result<(), CgroupError> {
+/// `rmdir` that waits, until `deadline`, while the kernel still reports the
+/// group busy: processes killed with their PID namespace exit after its init
+/// is reaped, and an emptied group is released asynchronously, so an
+/// immediate `rmdir` can fail with EBUSY.
+fn rmdir(path: &Path, deadline: Instant) -> Result<(), CgroupError> {
     debug!("cgroup rmdir {}", path.display());
     #[cfg(test)]
     super::fake::before_rmdir(path);
-    let deadline = Instant::now() + RMDIR_PATIENCE;
     let mut pause = Duration::from_millis(1);
     loop {
         match std::fs::remove_dir(path) {
@@ -158,7 +200,12 @@ fn rmdir(path: &Path) -> Result<(), CgroupError> {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(RMDIR_MAX_PAUSE);
             }
-            Err(source) => return Err(CgroupError::Remove { path: path.into(), source }),
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: path.into(),
+                    source,
+                })
+            }
         }
     }
 }
@@ -174,7 +221,10 @@ pub(super) fn sweep(
         return Ok(());
     }
     for group in subgroups(parent)? {
-        let name = group.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = group
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if is_live(name) || has_processes(&group)? {
             continue;
         }

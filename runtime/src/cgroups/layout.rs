@@ -59,15 +59,29 @@ impl fmt::Display for Layout {
 /// The v1 controllers the kernel knows; a v1 mount carrying none of them
 /// (such as systemd's `name=systemd`) holds no resource controller.
 const V1_CONTROLLERS: &[&str] = &[
-    "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory", "misc",
-    "net_cls", "net_prio", "perf_event", "pids", "rdma",
+    "blkio",
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "devices",
+    "freezer",
+    "hugetlb",
+    "memory",
+    "misc",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "pids",
+    "rdma",
 ];
 
 /// Detects the layout from this process's mount table.
 pub fn detect() -> Result<Layout, CgroupError> {
     let path = Path::new("/proc/self/mountinfo");
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| CgroupError::Read { path: path.into(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CgroupError::Read {
+        path: path.into(),
+        source,
+    })?;
     detect_at(&text)
 }
 
@@ -101,7 +115,9 @@ struct Mount<'a> {
 
 impl Mount<'_> {
     fn has_controller(&self) -> bool {
-        self.super_options.split(',').any(|opt| V1_CONTROLLERS.contains(&opt))
+        self.super_options
+            .split(',')
+            .any(|opt| V1_CONTROLLERS.contains(&opt))
     }
 }
 
@@ -125,7 +141,9 @@ fn unescape(field: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let code = bytes.get(i + 1..i + 4).and_then(|d| std::str::from_utf8(d).ok());
+        let code = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok());
         match code.and_then(|d| u8::from_str_radix(d, 8).ok()) {
             Some(byte) if bytes[i] == b'\\' => {
                 out.push(byte);
@@ -183,12 +201,22 @@ mod tests {
 
     #[test]
     fn v1_without_cgroup2_is_v1() {
-        assert_eq!(detect_at(V1).unwrap(), Layout::V1 { root: "/sys/fs/cgroup".into() });
+        assert_eq!(
+            detect_at(V1).unwrap(),
+            Layout::V1 {
+                root: "/sys/fs/cgroup".into()
+            }
+        );
     }
 
     #[test]
     fn a_lone_cgroup2_mount_is_v2() {
-        assert_eq!(detect_at(V2).unwrap(), Layout::V2 { root: "/sys/fs/cgroup".into() });
+        assert_eq!(
+            detect_at(V2).unwrap(),
+            Layout::V2 {
+                root: "/sys/fs/cgroup".into()
+            }
+        );
     }
 
     #[test]
@@ -197,7 +225,12 @@ mod tests {
 26 25 0:23 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
 27 25 0:24 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
 ";
-        assert_eq!(detect_at(text).unwrap(), Layout::V2 { root: "/sys/fs/cgroup/unified".into() });
+        assert_eq!(
+            detect_at(text).unwrap(),
+            Layout::V2 {
+                root: "/sys/fs/cgroup/unified".into()
+            }
+        );
     }
 
     #[test]
@@ -210,7 +243,12 @@ mod tests {
     #[test]
     fn escaped_mount_points_are_decoded() {
         let text = "35 24 0:30 / /mnt/my\\040cgroups rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(detect_at(text).unwrap(), Layout::V2 { root: "/mnt/my cgroups".into() });
+        assert_eq!(
+            detect_at(text).unwrap(),
+            Layout::V2 {
+                root: "/mnt/my cgroups".into()
+            }
+        );
     }
 
     #[test]

@@ -46,7 +46,11 @@ impl Limits {
             ("cpu", self.cpu.is_some()),
             ("pids", self.pids.is_some()),
         ];
-        wanted.iter().filter(|(_, on)| *on).map(|(name, _)| *name).collect()
+        wanted
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect()
     }
 }
 
@@ -101,11 +105,16 @@ pub struct LimitError {
 
 impl LimitError {
     fn new(resource: Resource, input: &str, reason: impl Into<String>) -> Self {
-        LimitError { resource, input: input.to_string(), reason: reason.into() }
+        LimitError {
+            resource,
+            input: input.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
-const SIZE_HINT: &str = "expected a whole number of bytes with an optional k, m or g suffix, like 64m";
+pub(super) const SIZE_HINT: &str =
+    "expected a whole number of bytes with an optional k, m or g suffix, like 64m";
 
 /// Parses a memory size: bytes, or a whole number with a `k`, `m`, `g` or
 /// `t` suffix in binary units (any case, optionally followed by `b` or
@@ -116,7 +125,9 @@ pub fn parse_memory(s: &str) -> Result<u64, LimitError> {
         return Err(err("must not be negative"));
     }
     let lower = s.to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (digits, suffix) = lower.split_at(split);
     let shift = match suffix {
         "" | "b" => 0,
@@ -147,7 +158,7 @@ pub fn parse_cpus(s: &str) -> Result<CpuQuota, LimitError> {
 }
 
 /// [`parse_cpus`] against a given number of online CPUs.
-pub(crate) fn parse_cpus_for(s: &str, online: u64) -> Result<CpuQuota, LimitError> {
+pub(super) fn parse_cpus_for(s: &str, online: u64) -> Result<CpuQuota, LimitError> {
     let err = |reason: String| LimitError::new(Resource::Cpu, s, reason);
     if s.starts_with('-') {
         return Err(err("must be greater than 0".into()));
@@ -158,13 +169,17 @@ pub(crate) fn parse_cpus_for(s: &str, online: u64) -> Result<CpuQuota, LimitErro
     if !well_formed {
         return Err(err("expected a number of cpus like 0.5 or 2".into()));
     }
-    let cpus: f64 = s.parse().map_err(|_| err("expected a number of cpus like 0.5 or 2".into()))?;
+    let cpus: f64 = s
+        .parse()
+        .map_err(|_| err("expected a number of cpus like 0.5 or 2".into()))?;
     if cpus <= 0.0 {
         return Err(err("must be greater than 0".into()));
     }
     if cpus > online as f64 {
         let plural = if online == 1 { "" } else { "s" };
-        return Err(err(format!("the host has only {online} cpu{plural} online")));
+        return Err(err(format!(
+            "the host has only {online} cpu{plural} online"
+        )));
     }
     let quota_us = (cpus * CPU_PERIOD_US as f64).round() as u64;
     if quota_us < MIN_CPU_QUOTA_US {
@@ -174,7 +189,10 @@ pub(crate) fn parse_cpus_for(s: &str, online: u64) -> Result<CpuQuota, LimitErro
         );
         return Err(err(reason));
     }
-    Ok(CpuQuota { quota_us, period_us: CPU_PERIOD_US })
+    Ok(CpuQuota {
+        quota_us,
+        period_us: CPU_PERIOD_US,
+    })
 }
 
 /// Parses a process count: a whole number from 1 to [`MAX_PIDS`].
@@ -186,7 +204,11 @@ pub fn parse_pids(s: &str) -> Result<u64, LimitError> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err("expected a whole number of processes like 100".into()));
     }
-    let too_large = || err(format!("must be at most {MAX_PIDS} (the kernel's pid limit)"));
+    let too_large = || {
+        err(format!(
+            "must be at most {MAX_PIDS} (the kernel's pid limit)"
+        ))
+    };
     let pids: u64 = s.parse().map_err(|_| too_large())?;
     if pids == 0 {
         return Err(err("must be at least 1".into()));
@@ -198,125 +220,12 @@ pub fn parse_pids(s: &str) -> Result<u64, LimitError> {
 }
 
 /// The number of CPUs online now, as the kernel counts them.
-fn online_cpus() -> u64 {
+pub(super) fn online_cpus() -> u64 {
     // SAFETY: sysconf only reads a system constant; it has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     if n >= 1 {
         n as u64
     } else {
         std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use rstest::rstest;
-
-    use super::*;
-
-    #[rstest]
-    #[case("64m", 64 << 20)]
-    #[case("64M", 64 << 20)]
-    #[case("64MiB", 64 << 20)]
-    #[case("64mb", 64 << 20)]
-    #[case("1g", 1 << 30)]
-    #[case("1G", 1 << 30)]
-    #[case("6144k", 6 << 20)]
-    #[case("6291456", 6 << 20)]
-    #[case("6291456b", 6 << 20)]
-    #[case("2t", 2 << 40)]
-    fn memory_sizes_parse(#[case] input: &str, #[case] bytes: u64) {
-        assert_eq!(parse_memory(input), Ok(bytes));
-    }
-
-    #[rstest]
-    #[case("0", "must be at least 6MiB")]
-    #[case("512k", "must be at least 6MiB")]
-    #[case("6291455", "must be at least 6MiB")]
-    #[case("-64m", "must not be negative")]
-    #[case("", SIZE_HINT)]
-    #[case("m", SIZE_HINT)]
-    #[case("lots", SIZE_HINT)]
-    #[case("1.5g", SIZE_HINT)]
-    #[case("64x", SIZE_HINT)]
-    #[case(" 64m", SIZE_HINT)]
-    #[case("99999999999999999999", "too large")]
-    #[case("17179869184g", "too large")]
-    #[case("8388608t", "too large")]
-    fn bad_memory_sizes_say_why(#[case] input: &str, #[case] reason: &str) {
-        let err = parse_memory(input).unwrap_err();
-        assert_eq!(err.to_string(), format!("invalid memory limit \"{input}\": {reason}"));
-    }
-
-    #[rstest]
-    #[case("0.5", 50_000)]
-    #[case("1", 100_000)]
-    #[case("1.25", 125_000)]
-    #[case(".5", 50_000)]
-    #[case("0.01", 1_000)]
-    #[case("2", 200_000)]
-    fn cpus_parse(#[case] input: &str, #[case] quota_us: u64) {
-        let parsed = parse_cpus_for(input, 2).unwrap();
-        assert_eq!(parsed, CpuQuota { quota_us, period_us: CPU_PERIOD_US });
-    }
-
-    #[rstest]
-    #[case("0", "must be greater than 0")]
-    #[case("0.0", "must be greater than 0")]
-    #[case("-1", "must be greater than 0")]
-    #[case("0.009", "must be at least 0.01 (the kernel's smallest quota is 1000us per 100000us period)")]
-    #[case("3", "the host has only 2 cpus online")]
-    #[case("2.5", "the host has only 2 cpus online")]
-    #[case("NaN", "expected a number of cpus like 0.5 or 2")]
-    #[case("inf", "expected a number of cpus like 0.5 or 2")]
-    #[case("1e3", "expected a number of cpus like 0.5 or 2")]
-    #[case("1.2.3", "expected a number of cpus like 0.5 or 2")]
-    #[case("", "expected a number of cpus like 0.5 or 2")]
-    #[case(".", "expected a number of cpus like 0.5 or 2")]
-    fn bad_cpus_say_why(#[case] input: &str, #[case] reason: &str) {
-        let err = parse_cpus_for(input, 2).unwrap_err();
-        assert_eq!(err.to_string(), format!("invalid cpu limit \"{input}\": {reason}"));
-    }
-
-    #[test]
-    fn one_cpu_host_is_named_in_the_singular() {
-        let err = parse_cpus_for("2", 1).unwrap_err();
-        assert_eq!(err.reason, "the host has only 1 cpu online");
-    }
-
-    #[test]
-    fn cpus_up_to_the_online_count_are_accepted_on_this_host() {
-        assert!(parse_cpus("0.5").is_ok());
-        let too_many = (online_cpus() + 1).to_string();
-        assert!(parse_cpus(&too_many).unwrap_err().reason.contains("cpus online"));
-    }
-
-    #[rstest]
-    #[case("1", 1)]
-    #[case("20", 20)]
-    #[case("4194304", MAX_PIDS)]
-    fn pids_parse(#[case] input: &str, #[case] pids: u64) {
-        assert_eq!(parse_pids(input), Ok(pids));
-    }
-
-    #[rstest]
-    #[case("0", "must be at least 1")]
-    #[case("-5", "must not be negative")]
-    #[case("", "expected a whole number of processes like 100")]
-    #[case("ten", "expected a whole number of processes like 100")]
-    #[case("2.5", "expected a whole number of processes like 100")]
-    #[case("4194305", "must be at most 4194304 (the kernel's pid limit)")]
-    #[case("99999999999999999999", "must be at most 4194304 (the kernel's pid limit)")]
-    fn bad_pids_say_why(#[case] input: &str, #[case] reason: &str) {
-        let err = parse_pids(input).unwrap_err();
-        assert_eq!(err.to_string(), format!("invalid pids limit \"{input}\": {reason}"));
-    }
-
-    #[test]
-    fn limits_name_the_controllers_they_need() {
-        assert!(Limits::default().is_empty());
-        let limits = Limits { memory: Some(MIN_MEMORY), cpu: None, pids: Some(5) };
-        assert!(!limits.is_empty());
-        assert_eq!(limits.controllers(), ["memory", "pids"]);
     }
 }

@@ -60,13 +60,21 @@ pub(super) fn oom_kills_v2(group: &Path) -> Result<u64, CgroupError> {
 
 /// Memory in use now, in bytes.
 pub(super) fn current(group: &Path, v2: bool) -> Result<u64, CgroupError> {
-    let file = if v2 { "memory.current" } else { "memory.usage_in_bytes" };
+    let file = if v2 {
+        "memory.current"
+    } else {
+        "memory.usage_in_bytes"
+    };
     fs::read_u64(&group.join(file))
 }
 
 /// The most memory in use at once so far, in bytes (`memory.peak` needs
 /// Linux 5.19 on v2).
 pub(super) fn peak(group: &Path, v2: bool) -> Result<u64, CgroupError> {
-    let file = if v2 { "memory.peak" } else { "memory.max_usage_in_bytes" };
+    let file = if v2 {
+        "memory.peak"
+    } else {
+        "memory.max_usage_in_bytes"
+    };
     fs::read_u64(&group.join(file))
 }

@@ -5,7 +5,7 @@
 //! of a hierarchy (`/sys/fs/cgroup/memory/nsbox/<name>` on v1,
 //! `/sys/fs/cgroup/nsbox/<name>` on v2), never under the group of the
 //! process that runs nsbox. [`Cgroup`] is one container's group(s); a small
-//! [`Driver`] trait hides whether they are one v2 group or a group in each
+//! `Driver` trait hides whether they are one v2 group or a group in each
 //! v1 hierarchy that a limit needs. Each controller's file names and value
 //! formats live in a file of their own (`memory.rs`, `cpu.rs`, `pids.rs`).
 //!
@@ -120,6 +120,7 @@ impl Cgroup {
     /// enabled there: other containers may use them). On failure, whatever
     /// was made is removed again. An empty group of the same name left by a
     /// killed run is replaced; one with processes in it is an error.
+    /// On v1, limits that are all unset make no group at all.
     pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup, CgroupError> {
         check_name(name)?;
         let driver: Box<dyn Driver> = match layout {
@@ -128,7 +129,10 @@ impl Cgroup {
             }
             Layout::V2 { root } => Box::new(v2::create(root, name, limits)?),
         };
-        Ok(Cgroup { name: name.to_string(), driver })
+        Ok(Cgroup {
+            name: name.to_string(),
+            driver,
+        })
     }
 
     /// Reopens an existing container's group(s) by name, for cleanup and for
@@ -139,7 +143,10 @@ impl Cgroup {
             Layout::V1 { root } | Layout::Hybrid { root, .. } => Box::new(v1::open(root, name)?),
             Layout::V2 { root } => Box::new(v2::open(root, name)?),
         };
-        Some(Cgroup { name: name.to_string(), driver })
+        Some(Cgroup {
+            name: name.to_string(),
+            driver,
+        })
     }
 
     /// The container name the group(s) are named after.

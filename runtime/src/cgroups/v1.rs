@@ -40,12 +40,18 @@ fn find(root: &Path, controller: &str) -> Option<Hierarchy> {
             Ok(target) => target.file_name()?.to_str()?.to_string(),
             Err(_) => controller.to_string(),
         };
-        return Some(Hierarchy { dir: root.join(&name), name });
+        return Some(Hierarchy {
+            dir: root.join(&name),
+            name,
+        });
     }
     let entries = std::fs::read_dir(root).ok()?;
     entries.filter_map(Result::ok).find_map(|entry| {
         let name = entry.file_name().into_string().ok()?;
-        let found = Hierarchy { dir: root.join(&name), name };
+        let found = Hierarchy {
+            dir: root.join(&name),
+            name,
+        };
         (found.has(controller) && is_hierarchy(&found.dir)).then_some(found)
     })
 }
@@ -67,7 +73,10 @@ fn needed(root: &Path, limits: &Limits) -> Result<Vec<Hierarchy>, CgroupError> {
         let found = find(root, controller).ok_or(CgroupError::MissingController(controller))?;
         push_unique(&mut list, found);
         // Accounting only: a host without cpuacct still gets its CPU limit.
-        if let Some(acct) = (controller == "cpu").then(|| find(root, "cpuacct")).flatten() {
+        if let Some(acct) = (controller == "cpu")
+            .then(|| find(root, "cpuacct"))
+            .flatten()
+        {
             push_unique(&mut list, acct);
         }
     }
@@ -96,7 +105,9 @@ pub(super) fn check(root: &Path, limits: &Limits) -> Result<(), CgroupError> {
 /// Makes the container's groups and writes the limits; on failure removes
 /// the groups made so far.
 pub(super) fn create(root: &Path, name: &str, limits: &Limits) -> Result<V1Groups, CgroupError> {
-    let mut made = V1Groups { members: Vec::new() };
+    let mut made = V1Groups {
+        members: Vec::new(),
+    };
     for hierarchy in needed(root, limits)? {
         if let Err(err) = made.add(hierarchy, name, limits) {
             // The first error is the one worth reporting; removal is best effort.
@@ -111,7 +122,10 @@ pub(super) fn create(root: &Path, name: &str, limits: &Limits) -> Result<V1Group
 pub(super) fn open(root: &Path, name: &str) -> Option<V1Groups> {
     let members: Vec<Member> = used(root)
         .into_iter()
-        .map(|h| Member { group: h.dir.join(PARENT).join(name), hierarchy: h.name })
+        .map(|h| Member {
+            group: h.dir.join(PARENT).join(name),
+            hierarchy: h.name,
+        })
         .filter(|m| m.group.is_dir())
         .collect();
     (!members.is_empty()).then_some(V1Groups { members })
@@ -141,12 +155,20 @@ pub(super) struct V1Groups {
 impl V1Groups {
     /// Makes the group in one hierarchy (and nsbox's parent there, if it is
     /// the first container) and writes that hierarchy's limits.
-    fn add(&mut self, hierarchy: Hierarchy, name: &str, limits: &Limits) -> Result<(), CgroupError> {
+    fn add(
+        &mut self,
+        hierarchy: Hierarchy,
+        name: &str,
+        limits: &Limits,
+    ) -> Result<(), CgroupError> {
         let parent = hierarchy.dir.join(PARENT);
         fs::ensure_parent(&parent)?;
         let group = parent.join(name);
         fs::make_group(&group)?;
-        self.members.push(Member { hierarchy: hierarchy.name, group: group.clone() });
+        self.members.push(Member {
+            hierarchy: hierarchy.name,
+            group: group.clone(),
+        });
         let member = &self.members[self.members.len() - 1];
         if let Some(bytes) = limits.memory.filter(|_| member.has("memory")) {
             memory::set_v1(&group, bytes)?;
@@ -162,7 +184,9 @@ impl V1Groups {
 
     fn group(&self, controller: &'static str) -> Result<&Path, CgroupError> {
         let member = self.members.iter().find(|m| m.has(controller));
-        member.map(|m| m.group.as_path()).ok_or(CgroupError::NotInHierarchy(controller))
+        member
+            .map(|m| m.group.as_path())
+            .ok_or(CgroupError::NotInHierarchy(controller))
     }
 }
 
@@ -211,12 +235,6 @@ impl Driver for V1Groups {
     }
 
     fn remove(&self) -> Result<(), CgroupError> {
-        let mut first_error = None;
-        for member in &self.members {
-            if let Err(err) = fs::remove_group(&member.group) {
-                first_error.get_or_insert(err);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        fs::remove_groups(&self.paths())
     }
 }

@@ -16,10 +16,11 @@ use super::{CgroupError, CpuStats, Driver, InsideMounts, Limits, PARENT};
 pub(super) fn check(root: &Path, limits: &Limits) -> Result<(), CgroupError> {
     let offered = fs::read(&root.join("cgroup.controllers"))?;
     let offered: Vec<&str> = offered.split_whitespace().collect();
-    match limits.controllers().into_iter().find(|c| !offered.contains(c)) {
-        Some(missing) => Err(CgroupError::MissingController(missing)),
-        None => Ok(()),
-    }
+    let missing = limits
+        .controllers()
+        .into_iter()
+        .find(|c| !offered.contains(c));
+    missing.map_or(Ok(()), |c| Err(CgroupError::MissingController(c)))
 }
 
 /// Enables the controllers in the root and in nsbox's parent, makes the
@@ -31,7 +32,9 @@ pub(super) fn create(root: &Path, name: &str, limits: &Limits) -> Result<V2Group
     let parent = root.join(PARENT);
     fs::ensure_parent(&parent)?;
     enable(&parent, &controllers)?;
-    let group = V2Group { dir: parent.join(name) };
+    let group = V2Group {
+        dir: parent.join(name),
+    };
     fs::make_group(&group.dir)?;
     if let Err(err) = group.write_limits(limits) {
         // The first error is the one worth reporting; removal is best effort.

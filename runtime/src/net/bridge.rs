@@ -67,7 +67,10 @@ pub(crate) fn check_owned(name: &str, state: &LinkState) -> Result<(), NetError>
     } else {
         return Ok(());
     };
-    Err(NetError::ForeignBridge { name: name.to_owned(), reason })
+    Err(NetError::ForeignBridge {
+        name: name.to_owned(),
+        reason,
+    })
 }
 
 /// Make sure the bridge exists, is nsbox's, is up and holds the gateway
@@ -81,13 +84,15 @@ pub(crate) fn ensure(nl: &mut Netlink, settings: &NetSettings) -> Result<u32, Ne
         Some(state) => state,
         None => {
             create(nl, settings)?;
-            find_link(nl, name)?
-                .ok_or_else(|| NetError::LinkMissing { name: name.clone(), place: "after creating it" })?
+            find_link(nl, name)?.ok_or_else(|| NetError::LinkMissing {
+                name: name.clone(),
+                place: "after creating it",
+            })?
         }
     };
     check_owned(name, &state)?;
     if !state.up {
-        set_up(nl, name, state.index)?;
+        set_up(nl, name)?;
     }
     add_gateway_address(nl, settings, state.index)?;
     Ok(state.index)
@@ -109,19 +114,27 @@ fn create(nl: &mut Netlink, settings: &NetSettings) -> Result<(), NetError> {
         LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]),
     ];
     let request = format!("create bridge {}", settings.bridge);
-    match nl.execute(&request, RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL) {
+    match nl.execute(
+        &request,
+        RouteNetlinkMessage::NewLink(link),
+        NLM_F_CREATE | NLM_F_EXCL,
+    ) {
         Err(e) if e.errno() == Some(Errno::EEXIST) => Ok(()),
         outcome => outcome,
     }
 }
 
-fn set_up(nl: &mut Netlink, name: &str, index: u32) -> Result<(), NetError> {
+/// Set the link called `name` up.
+pub(crate) fn set_up(nl: &mut Netlink, name: &str) -> Result<(), NetError> {
     let mut link = LinkMessage::default();
-    link.header.index = index;
     link.header.flags = LinkFlags::Up;
     link.header.change_mask = LinkFlags::Up;
-    let request = format!("set link {name} up");
-    nl.execute(&request, RouteNetlinkMessage::SetLink(link), 0)
+    link.attributes = vec![LinkAttribute::IfName(name.to_owned())];
+    nl.execute(
+        &format!("set link {name} up"),
+        RouteNetlinkMessage::SetLink(link),
+        0,
+    )
 }
 
 fn add_gateway_address(
@@ -155,7 +168,9 @@ pub(crate) fn address_message(
         AddressAttribute::Local(IpAddr::V4(addr)),
         AddressAttribute::Address(IpAddr::V4(addr)),
     ];
-    message.attributes.extend(broadcast.map(AddressAttribute::Broadcast));
+    message
+        .attributes
+        .extend(broadcast.map(AddressAttribute::Broadcast));
     RouteNetlinkMessage::NewAddress(message)
 }
 
@@ -171,7 +186,12 @@ mod tests {
     use super::*;
 
     fn state(is_bridge: bool, alias: Option<&str>) -> LinkState {
-        LinkState { index: 4, up: true, is_bridge, alias: alias.map(str::to_owned) }
+        LinkState {
+            index: 4,
+            up: true,
+            is_bridge,
+            alias: alias.map(str::to_owned),
+        }
     }
 
     #[test]
@@ -183,7 +203,9 @@ mod tests {
             "link eth0 exists but is not a bridge; set NSBOX_BRIDGE to another name"
         );
         let err = check_owned("docker0", &state(true, Some("docker"))).unwrap_err();
-        assert!(err.to_string().contains("is a bridge that nsbox did not create"));
+        assert!(err
+            .to_string()
+            .contains("is a bridge that nsbox did not create"));
     }
 
     #[test]

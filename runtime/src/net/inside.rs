@@ -4,12 +4,11 @@
 use std::net::Ipv4Addr;
 
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol};
 use netlink_packet_route::route::{RouteAddress, RouteHeader, RouteScope, RouteType};
+use netlink_packet_route::route::{RouteAttribute, RouteMessage, RouteProtocol};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
-use super::bridge::address_message;
+use super::bridge::{address_message, set_up};
 use super::netlink::Netlink;
 use super::veth::CONTAINER_IFNAME;
 use super::{iface, InsideConfig, NetError};
@@ -29,7 +28,11 @@ pub fn configure_inside(inside: Option<&InsideConfig>) -> Result<(), NetError> {
         name: CONTAINER_IFNAME.to_owned(),
         place: "in the container's network namespace",
     })?;
-    let InsideConfig { addr, prefix, gateway } = *config;
+    let InsideConfig {
+        addr,
+        prefix,
+        gateway,
+    } = *config;
     let broadcast = super::Ipv4Cidr { addr, prefix }.broadcast();
     let request = format!("add address {addr}/{prefix} to {CONTAINER_IFNAME}");
     let message = address_message(index, addr, prefix, Some(broadcast));
@@ -38,14 +41,6 @@ pub fn configure_inside(inside: Option<&InsideConfig>) -> Result<(), NetError> {
     // added the address's subnet route, so the default route comes last.
     set_up(&mut nl, CONTAINER_IFNAME)?;
     add_default_route(&mut nl, index, gateway)
-}
-
-fn set_up(nl: &mut Netlink, name: &str) -> Result<(), NetError> {
-    let mut link = LinkMessage::default();
-    link.header.flags = LinkFlags::Up;
-    link.header.change_mask = LinkFlags::Up;
-    link.attributes = vec![LinkAttribute::IfName(name.to_owned())];
-    nl.execute(&format!("set link {name} up"), RouteNetlinkMessage::SetLink(link), 0)
 }
 
 fn add_default_route(nl: &mut Netlink, index: u32, gateway: Ipv4Addr) -> Result<(), NetError> {
@@ -60,5 +55,9 @@ fn add_default_route(nl: &mut Netlink, index: u32, gateway: Ipv4Addr) -> Result<
         RouteAttribute::Oif(index),
     ];
     let request = format!("add default route via {gateway} dev {CONTAINER_IFNAME}");
-    nl.execute(&request, RouteNetlinkMessage::NewRoute(route), NLM_F_CREATE | NLM_F_EXCL)
+    nl.execute(
+        &request,
+        RouteNetlinkMessage::NewRoute(route),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
 }

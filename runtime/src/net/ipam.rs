@@ -39,7 +39,11 @@ pub struct Lease {
 impl Lease {
     /// What the container's init needs to configure `eth0`.
     pub fn inside_config(&self) -> InsideConfig {
-        InsideConfig { addr: self.addr, prefix: self.prefix, gateway: self.gateway }
+        InsideConfig {
+            addr: self.addr,
+            prefix: self.prefix,
+            gateway: self.gateway,
+        }
     }
 
     /// The lease file, `state_dir/net/leases/<addr>`.
@@ -52,9 +56,11 @@ impl Lease {
         match fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => {
-                Err(NetError::Lease { action: "remove lease file", path: self.path.clone(), source })
-            }
+            Err(source) => Err(NetError::Lease {
+                action: "remove lease file",
+                path: self.path.clone(),
+                source,
+            }),
         }
     }
 }
@@ -89,7 +95,10 @@ pub fn allocate(
         path: dir.clone(),
         source,
     })?;
-    let record = LeaseRecord { container: name.to_owned(), pid: std::process::id() };
+    let record = LeaseRecord {
+        container: name.to_owned(),
+        pid: std::process::id(),
+    };
     let claimant = Claimant::create(&dir, &record)?;
     let addr = match requested {
         Some(addr) => match claimant.try_claim(&dir.join(addr.to_string()))? {
@@ -121,7 +130,9 @@ fn claim_lowest(
             return Ok(addr);
         }
     }
-    Err(NetError::SubnetFull { subnet: settings.subnet })
+    Err(NetError::SubnetFull {
+        subnet: settings.subnet,
+    })
 }
 
 /// Every lease file of `settings`, live or stale.
@@ -129,10 +140,16 @@ pub fn leases(settings: &NetSettings) -> Result<Vec<LeaseInfo>, NetError> {
     let mut found = Vec::new();
     for (addr, path) in lease_paths(&settings.leases_dir())? {
         match lease_file::probe(&path, false)? {
-            Probe::Live { container } => found.push(LeaseInfo { addr, container, live: true }),
-            Probe::Stale { container, .. } => {
-                found.push(LeaseInfo { addr, container, live: false })
-            }
+            Probe::Live { container } => found.push(LeaseInfo {
+                addr,
+                container,
+                live: true,
+            }),
+            Probe::Stale { container, .. } => found.push(LeaseInfo {
+                addr,
+                container,
+                live: false,
+            }),
             Probe::Gone => {}
         }
     }
@@ -158,7 +175,11 @@ pub(crate) fn remove_stale_leases(settings: &NetSettings) -> Result<Vec<String>,
     let dir = settings.leases_dir();
     let mut removed = Vec::new();
     for (addr, path) in lease_paths(&dir)? {
-        if let Probe::Stale { container, removed: true } = lease_file::probe(&path, true)? {
+        if let Probe::Stale {
+            container,
+            removed: true,
+        } = lease_file::probe(&path, true)?
+        {
             removed.push(format!("lease {addr} of container \"{container}\""));
         }
     }
@@ -175,7 +196,10 @@ pub(crate) fn remove_stale_leases(settings: &NetSettings) -> Result<Vec<String>,
 /// The lease files in `dir` with the addresses they are named after.
 fn lease_paths(dir: &Path) -> Result<Vec<(Ipv4Addr, PathBuf)>, NetError> {
     let names = list_dir(dir)?;
-    Ok(names.into_iter().filter_map(|n| Some((n.parse().ok()?, dir.join(n)))).collect())
+    Ok(names
+        .into_iter()
+        .filter_map(|n| Some((n.parse().ok()?, dir.join(n))))
+        .collect())
 }
 
 fn old_temp_files(dir: &Path) -> Result<Vec<PathBuf>, NetError> {
@@ -184,12 +208,18 @@ fn old_temp_files(dir: &Path) -> Result<Vec<PathBuf>, NetError> {
         let modified = fs::metadata(path).and_then(|m| m.modified());
         modified.is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > TEMP_GRACE))
     };
-    let names = list_dir(dir)?.into_iter().filter(|n| n.starts_with(TEMP_PREFIX));
+    let names = list_dir(dir)?
+        .into_iter()
+        .filter(|n| n.starts_with(TEMP_PREFIX));
     Ok(names.map(|n| dir.join(n)).filter(is_old).collect())
 }
 
 fn list_dir(dir: &Path) -> Result<Vec<String>, NetError> {
-    let fail = |source| NetError::Lease { action: "list lease directory", path: dir.into(), source };
+    let fail = |source| NetError::Lease {
+        action: "list lease directory",
+        path: dir.into(),
+        source,
+    };
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -201,3 +231,7 @@ fn list_dir(dir: &Path) -> Result<Vec<String>, NetError> {
     }
     Ok(names)
 }
+
+#[cfg(test)]
+#[path = "ipam_tests.rs"]
+mod tests;

@@ -5,8 +5,12 @@
 //! then `link`ed into place, and `link` fails with `EEXIST` when the address
 //! is taken. The lock lives on the open file, so it ends when the owning
 //! nsbox exits, however it exits; a lease file nobody has locked is stale.
+//!
 //! Whoever removes a lease file holds its lock at that moment, which is what
-//! makes taking over a stale lease safe against a concurrent taker.
+//! makes taking over a stale lease safe against a concurrent taker. Looking
+//! at an existing lease happens under an exclusive lock on the lease
+//! directory, held for microseconds: otherwise a taker's brief hold on a
+//! stale lease would look like a live owner to everyone else.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -68,7 +72,11 @@ impl Claimant {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let serial = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("{TEMP_PREFIX}{}-{serial}", std::process::id()));
-        let fail = |action, source| NetError::Lease { action, path: path.clone(), source };
+        let fail = |action, source| NetError::Lease {
+            action,
+            path: path.clone(),
+            source,
+        };
         // std opens with O_CLOEXEC, so the lock never leaks into an exec'd
         // program; a cloned child shares it only until it execs.
         let mut file = OpenOptions::new()
@@ -83,7 +91,8 @@ impl Claimant {
             return Err(fail("lock new lease file", busy));
         }
         let text = serde_json::to_vec(record).map_err(io::Error::other);
-        text.and_then(|t| file.write_all(&t)).map_err(|e| fail("write lease file", e))?;
+        text.and_then(|t| file.write_all(&t))
+            .map_err(|e| fail("write lease file", e))?;
         Ok(Claimant { file, temp })
     }
 
@@ -96,7 +105,11 @@ impl Claimant {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(source) => {
                     let path = path.into();
-                    return Err(NetError::Lease { action: "link lease file", path, source });
+                    return Err(NetError::Lease {
+                        action: "link lease file",
+                        path,
+                        source,
+                    });
                 }
             }
             if let Probe::Live { container } = probe(path, true)? {
@@ -104,7 +117,11 @@ impl Claimant {
             }
         }
         let source = io::Error::other("the lease keeps changing hands");
-        Err(NetError::Lease { action: "claim lease file", path: path.into(), source })
+        Err(NetError::Lease {
+            action: "claim lease file",
+            path: path.into(),
+            source,
+        })
     }
 
     /// The locked file, once it is linked under its address's name; the
@@ -119,7 +136,12 @@ impl Claimant {
 /// Look at the lease file at `path`: is its owner alive? A stale file is
 /// removed when `remove` is set.
 pub(crate) fn probe(path: &Path, remove: bool) -> Result<Probe, NetError> {
-    let fail = |action, source| NetError::Lease { action, path: path.into(), source };
+    let fail = |action, source| NetError::Lease {
+        action,
+        path: path.into(),
+        source,
+    };
+    let _directory = lock_directory(path.parent().unwrap_or(Path::new(".")))?;
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Probe::Gone),
@@ -142,14 +164,40 @@ pub(crate) fn probe(path: &Path, remove: bool) -> Result<Probe, NetError> {
             Err(e) => return Err(fail("remove stale lease file", e)),
         }
     }
-    Ok(Probe::Stale { container, removed: remove })
+    Ok(Probe::Stale {
+        container,
+        removed: remove,
+    })
+}
+
+/// Take the lease directory's lock, waiting for it; it is released when the
+/// returned file is dropped.
+fn lock_directory(dir: &Path) -> Result<File, NetError> {
+    let fail = |action, source| NetError::Lease {
+        action,
+        path: dir.into(),
+        source,
+    };
+    let handle = File::open(dir).map_err(|e| fail("open lease directory", e))?;
+    loop {
+        // SAFETY: flock only uses the descriptor number, and `handle` keeps
+        // the descriptor open for the duration of the call.
+        if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(handle);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINTR) {
+            return Err(fail("lock lease directory", err));
+        }
+    }
 }
 
 fn read_owner(file: &mut File) -> String {
     let mut text = Vec::new();
-    let record = file.read_to_end(&mut text).ok().and_then(|_| {
-        serde_json::from_slice::<LeaseRecord>(&text).ok()
-    });
+    let record = file
+        .read_to_end(&mut text)
+        .ok()
+        .and_then(|_| serde_json::from_slice::<LeaseRecord>(&text).ok());
     record.map_or_else(|| "?".to_owned(), |r| r.container)
 }
 

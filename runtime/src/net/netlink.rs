@@ -53,7 +53,11 @@ impl Netlink {
         // without them, only with less detail.
         let _ = socket.set_ext_ack(true);
         let _ = socket.set_cap_ack(true);
-        Ok(Netlink { socket, seq: 0, buf: vec![0; RECV_BUFFER] })
+        Ok(Netlink {
+            socket,
+            seq: 0,
+            buf: vec![0; RECV_BUFFER],
+        })
     }
 
     /// Send a request that changes something and wait for the kernel's ack.
@@ -160,7 +164,9 @@ impl Netlink {
         packet.finalize();
         let mut bytes = vec![0; packet.buffer_len()];
         packet.serialize(&mut bytes);
-        self.socket.send(&bytes, 0).map_err(|source| transport(request, source))?;
+        self.socket
+            .send(&bytes, 0)
+            .map_err(|source| transport(request, source))?;
         Ok(self.seq)
     }
 
@@ -179,8 +185,12 @@ impl Netlink {
         let mut interrupted = false;
         let mut offset = 0;
         while offset < len {
-            let decoded = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..len])
-                .map_err(|source| NetError::Decode { request: request.to_owned(), source })?;
+            let decoded =
+                NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[offset..len])
+                    .map_err(|source| NetError::Decode {
+                        request: request.to_owned(),
+                        source,
+                    })?;
             let size = decoded.header.length as usize;
             offset += size.max(1).next_multiple_of(4);
             if decoded.header.sequence_number != seq {
@@ -205,11 +215,18 @@ impl Netlink {
 }
 
 fn refused(request: &str, errno: Errno, detail: Option<String>) -> NetError {
-    NetError::Netlink { request: request.to_owned(), errno, detail }
+    NetError::Netlink {
+        request: request.to_owned(),
+        errno,
+        detail,
+    }
 }
 
 fn transport(request: &str, source: io::Error) -> NetError {
-    NetError::Transport { request: request.to_owned(), source }
+    NetError::Transport {
+        request: request.to_owned(),
+        source,
+    }
 }
 
 /// The debug trail: one line per request, with its outcome and duration.
@@ -271,7 +288,10 @@ mod tests {
         payload.extend(attribute(3, &7u32.to_ne_bytes()));
         payload.extend(attribute(NLMSGERR_ATTR_MSG, b"Invalid master\0"));
         let flags = NLM_F_ACK_TLVS | NLM_F_CAPPED;
-        assert_eq!(ext_ack_message(flags, &payload).as_deref(), Some("Invalid master"));
+        assert_eq!(
+            ext_ack_message(flags, &payload).as_deref(),
+            Some("Invalid master")
+        );
     }
 
     #[test]
@@ -288,6 +308,9 @@ mod tests {
         assert_eq!(ext_ack_message(NLM_F_CAPPED, &[0; 32]), None);
         let mut payload = vec![0u8; 16];
         payload.extend([200, 0, 1, 0, b'x']);
-        assert_eq!(ext_ack_message(NLM_F_ACK_TLVS | NLM_F_CAPPED, &payload), None);
+        assert_eq!(
+            ext_ack_message(NLM_F_ACK_TLVS | NLM_F_CAPPED, &payload),
+            None
+        );
     }
 }

@@ -19,7 +19,9 @@ use super::{bridge, iface, ipam, Ipv4Cidr, NetError, NetMode, NetSettings};
 /// the subnet overlaps no host route other than the bridge's own. The lease
 /// check is advisory: [`allocate`](super::allocate) settles races.
 pub fn preflight(settings: &NetSettings, mode: &NetMode) -> Result<(), NetError> {
-    let NetMode::Bridge { ip } = mode else { return Ok(()) };
+    let NetMode::Bridge { ip } = mode else {
+        return Ok(());
+    };
     if let Some(addr) = *ip {
         settings.check_address(addr)?;
         if let Some(container) = ipam::live_holder(settings, addr)? {
@@ -49,12 +51,17 @@ pub fn preflight(settings: &NetSettings, mode: &NetMode) -> Result<(), NetError>
 fn host_routes(nl: &mut Netlink) -> Result<Vec<HostRoute>, NetError> {
     let mut query = RouteMessage::default();
     query.header.address_family = AddressFamily::Inet;
-    let answers = nl.dump("list the host's IPv4 routes", RouteNetlinkMessage::GetRoute(query))?;
+    let answers = nl.dump(
+        "list the host's IPv4 routes",
+        RouteNetlinkMessage::GetRoute(query),
+    )?;
     Ok(answers.iter().filter_map(host_route).collect())
 }
 
 fn host_route(message: &RouteNetlinkMessage) -> Option<HostRoute> {
-    let RouteNetlinkMessage::NewRoute(route) = message else { return None };
+    let RouteNetlinkMessage::NewRoute(route) = message else {
+        return None;
+    };
     if route.header.address_family != AddressFamily::Inet {
         return None;
     }
@@ -72,5 +79,9 @@ fn host_route(message: &RouteNetlinkMessage) -> Option<HostRoute> {
         _ => RouteKind::Claims,
     };
     let prefix = route.header.destination_prefix_length;
-    Some(HostRoute { dest: Ipv4Cidr { addr: dest, prefix }, oif, kind })
+    Some(HostRoute {
+        dest: Ipv4Cidr { addr: dest, prefix },
+        oif,
+        kind,
+    })
 }

@@ -32,7 +32,11 @@ impl NetSettings {
     pub fn new(bridge: &str, subnet: Ipv4Cidr, state_dir: &Path) -> Result<Self, NetError> {
         check_bridge_name(bridge)?;
         check_subnet(subnet)?;
-        Ok(NetSettings { bridge: bridge.to_owned(), subnet, state_dir: state_dir.to_owned() })
+        Ok(NetSettings {
+            bridge: bridge.to_owned(),
+            subnet,
+            state_dir: state_dir.to_owned(),
+        })
     }
 
     /// The bridge's own address, the containers' default gateway: the
@@ -74,15 +78,24 @@ pub(crate) fn from_lookup(
 ) -> Result<NetSettings, NetError> {
     let env = |var: &'static str, default: &str| {
         let value = lookup(var).filter(|v| !v.is_empty());
-        let wrap = move |e: NetError| NetError::Env { var, source: Box::new(e) };
+        let wrap = move |e: NetError| NetError::Env {
+            var,
+            source: Box::new(e),
+        };
         (value.unwrap_or_else(|| default.to_owned()), wrap)
     };
     let (bridge, bad_bridge) = env(BRIDGE_ENV, DEFAULT_BRIDGE);
     check_bridge_name(&bridge).map_err(bad_bridge)?;
     let (subnet, bad_subnet) = env(SUBNET_ENV, DEFAULT_SUBNET);
-    let subnet = subnet.parse().map_err(|e| bad_subnet(NetError::InvalidCidr(e)))?;
+    let subnet = subnet
+        .parse()
+        .map_err(|e| bad_subnet(NetError::InvalidCidr(e)))?;
     check_subnet(subnet).map_err(bad_subnet)?;
-    Ok(NetSettings { bridge, subnet, state_dir: state_dir.to_owned() })
+    Ok(NetSettings {
+        bridge,
+        subnet,
+        state_dir: state_dir.to_owned(),
+    })
 }
 
 fn check_subnet(subnet: Ipv4Cidr) -> Result<(), NetError> {
@@ -90,7 +103,10 @@ fn check_subnet(subnet: Ipv4Cidr) -> Result<(), NetError> {
         return Err(NetError::SubnetTooSmall { subnet });
     }
     if subnet.network() != subnet {
-        return Err(NetError::SubnetNotNetwork { subnet, network: subnet.network() });
+        return Err(NetError::SubnetNotNetwork {
+            subnet,
+            network: subnet.network(),
+        });
     }
     Ok(())
 }
@@ -98,18 +114,26 @@ fn check_subnet(subnet: Ipv4Cidr) -> Result<(), NetError> {
 /// The kernel's rules for interface names (`dev_valid_name`), plus one of
 /// nsbox's: the name must not look like a container's host-side veth.
 fn check_bridge_name(name: &str) -> Result<(), NetError> {
-    let bad = |reason| NetError::InvalidBridgeName { name: name.to_owned(), reason };
+    let bad = |reason| NetError::InvalidBridgeName {
+        name: name.to_owned(),
+        reason,
+    };
     if name.is_empty() || name.len() > 15 {
         return Err(bad("it must be 1 to 15 bytes long"));
     }
     if name == "." || name == ".." {
         return Err(bad("it must not be . or .."));
     }
-    if name.bytes().any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0) {
+    if name
+        .bytes()
+        .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    {
         return Err(bad("it must not contain '/', ':' or whitespace"));
     }
     if veth::address_of_ifname(name).is_some() {
-        return Err(bad("names like nsb + 8 hex digits belong to containers' veths"));
+        return Err(bad(
+            "names like nsb + 8 hex digits belong to containers' veths",
+        ));
     }
     Ok(())
 }
@@ -120,7 +144,11 @@ mod tests {
     use rstest::rstest;
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
     }
 
     #[test]
@@ -142,12 +170,32 @@ mod tests {
     }
 
     #[rstest]
-    #[case(SUBNET_ENV, "10.117.0.1/24", "subnet 10.117.0.1/24 has host bits set; use 10.117.0.0/24")]
-    #[case(SUBNET_ENV, "10.117.0.0/31", "subnet 10.117.0.0/31 is too small; nsbox needs a prefix of /30 or shorter")]
-    #[case(SUBNET_ENV, "ten", "invalid IPv4 subnet \"ten\": expected ADDRESS/PREFIX")]
-    #[case(BRIDGE_ENV, "a-very-long-bridge", "invalid bridge name \"a-very-long-bridge\": it must be 1 to 15 bytes long")]
+    #[case(
+        SUBNET_ENV,
+        "10.117.0.1/24",
+        "subnet 10.117.0.1/24 has host bits set; use 10.117.0.0/24"
+    )]
+    #[case(
+        SUBNET_ENV,
+        "10.117.0.0/31",
+        "subnet 10.117.0.0/31 is too small; nsbox needs a prefix of /30 or shorter"
+    )]
+    #[case(
+        SUBNET_ENV,
+        "ten",
+        "invalid IPv4 subnet \"ten\": expected ADDRESS/PREFIX"
+    )]
+    #[case(
+        BRIDGE_ENV,
+        "a-very-long-bridge",
+        "invalid bridge name \"a-very-long-bridge\": it must be 1 to 15 bytes long"
+    )]
     #[case(BRIDGE_ENV, "nsb0a750005", "invalid bridge name \"nsb0a750005\": names like nsb + 8 hex digits belong to containers' veths")]
-    #[case(BRIDGE_ENV, "br/0", "invalid bridge name \"br/0\": it must not contain '/', ':' or whitespace")]
+    #[case(
+        BRIDGE_ENV,
+        "br/0",
+        "invalid bridge name \"br/0\": it must not contain '/', ':' or whitespace"
+    )]
     fn bad_environment_names_the_variable(
         #[case] var: &str,
         #[case] value: &str,
@@ -162,13 +210,28 @@ mod tests {
     #[rstest]
     #[case("10.117.0.5", None)]
     #[case("10.117.0.254", None)]
-    #[case("10.9.0.7", Some("address 10.9.0.7 is outside nsbox's subnet 10.117.0.0/24"))]
-    #[case("10.117.0.0", Some("address 10.117.0.0 is the network address of nsbox's subnet 10.117.0.0/24"))]
-    #[case("10.117.0.255", Some("address 10.117.0.255 is the broadcast address of nsbox's subnet 10.117.0.0/24"))]
-    #[case("10.117.0.1", Some("address 10.117.0.1 is the bridge address of nsbox's subnet 10.117.0.0/24"))]
+    #[case(
+        "10.9.0.7",
+        Some("address 10.9.0.7 is outside nsbox's subnet 10.117.0.0/24")
+    )]
+    #[case(
+        "10.117.0.0",
+        Some("address 10.117.0.0 is the network address of nsbox's subnet 10.117.0.0/24")
+    )]
+    #[case(
+        "10.117.0.255",
+        Some("address 10.117.0.255 is the broadcast address of nsbox's subnet 10.117.0.0/24")
+    )]
+    #[case(
+        "10.117.0.1",
+        Some("address 10.117.0.1 is the bridge address of nsbox's subnet 10.117.0.0/24")
+    )]
     fn address_checks(#[case] addr: &str, #[case] expected: Option<&str>) {
         let settings = from_lookup(Path::new("/s"), |_| None).unwrap();
-        let got = settings.check_address(addr.parse().unwrap()).err().map(|e| e.to_string());
+        let got = settings
+            .check_address(addr.parse().unwrap())
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(got.as_deref(), expected);
     }
 }

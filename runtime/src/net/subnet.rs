@@ -29,7 +29,10 @@ impl Ipv4Cidr {
     /// The subnet with the host bits cleared.
     pub fn network(&self) -> Ipv4Cidr {
         let addr = Ipv4Addr::from(u32::from(self.addr) & self.mask());
-        Ipv4Cidr { addr, prefix: self.prefix.min(32) }
+        Ipv4Cidr {
+            addr,
+            prefix: self.prefix.min(32),
+        }
     }
 
     /// The broadcast address, all host bits set.
@@ -49,7 +52,11 @@ impl Ipv4Cidr {
 
     /// Whether the two subnets share at least one address.
     pub fn overlaps(&self, other: &Ipv4Cidr) -> bool {
-        let shorter = if self.prefix <= other.prefix { self } else { other };
+        let shorter = if self.prefix <= other.prefix {
+            self
+        } else {
+            other
+        };
         let mask = shorter.mask();
         (u32::from(self.addr) & mask) == (u32::from(other.addr) & mask)
     }
@@ -65,9 +72,16 @@ impl FromStr for Ipv4Cidr {
     type Err = CidrParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |reason| CidrParseError { value: s.to_owned(), reason };
-        let (addr, prefix) = s.split_once('/').ok_or_else(|| bad("expected ADDRESS/PREFIX"))?;
-        let addr = addr.parse().map_err(|_| bad("the address is not an IPv4 address"))?;
+        let bad = |reason| CidrParseError {
+            value: s.to_owned(),
+            reason,
+        };
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected ADDRESS/PREFIX"))?;
+        let addr = addr
+            .parse()
+            .map_err(|_| bad("the address is not an IPv4 address"))?;
         // u8's parser accepts a leading '+'; a prefix is plain digits only.
         if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("the prefix is not a number"));
@@ -135,7 +149,13 @@ mod tests {
     #[case("192.0.2.7/32", [192, 0, 2, 7], 32)]
     fn parses_and_displays(#[case] text: &str, #[case] octets: [u8; 4], #[case] prefix: u8) {
         let parsed = cidr(text);
-        assert_eq!(parsed, Ipv4Cidr { addr: octets.into(), prefix });
+        assert_eq!(
+            parsed,
+            Ipv4Cidr {
+                addr: octets.into(),
+                prefix
+            }
+        );
         assert_eq!(parsed.to_string(), text);
     }
 
@@ -149,7 +169,10 @@ mod tests {
     fn rejects_bad_text(#[case] text: &str, #[case] reason: &str) {
         let err = text.parse::<Ipv4Cidr>().unwrap_err();
         assert_eq!(err.reason, reason);
-        assert_eq!(err.to_string(), format!("invalid IPv4 subnet \"{text}\": {reason}"));
+        assert_eq!(
+            err.to_string(),
+            format!("invalid IPv4 subnet \"{text}\": {reason}")
+        );
     }
 
     #[test]
@@ -185,7 +208,11 @@ mod tests {
     }
 
     fn route(dest: &str, oif: Option<u32>, kind: RouteKind) -> HostRoute {
-        HostRoute { dest: cidr(dest), oif, kind }
+        HostRoute {
+            dest: cidr(dest),
+            oif,
+            kind,
+        }
     }
 
     #[test]

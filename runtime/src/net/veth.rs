@@ -64,7 +64,11 @@ pub(crate) fn create_pair(
         ]),
     ];
     let request = format!("create veth {host} peer {CONTAINER_IFNAME} in netns of pid {pid}");
-    nl.execute(&request, RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL)
+    nl.execute(
+        &request,
+        RouteNetlinkMessage::NewLink(link),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
 }
 
 /// Delete the link called `name`; `Ok(false)` when there is none.
@@ -118,25 +122,36 @@ pub(crate) fn list_on_bridge(
     query.attributes = vec![LinkAttribute::Controller(bridge_index)];
     let request = format!("list links on bridge {bridge}");
     let links = nl.dump(&request, RouteNetlinkMessage::GetLink(query))?;
-    Ok(links.iter().filter_map(|m| host_veth(m, bridge_index)).collect())
+    Ok(links
+        .iter()
+        .filter_map(|m| host_veth(m, bridge_index))
+        .collect())
 }
 
 fn host_veth(message: &RouteNetlinkMessage, bridge_index: u32) -> Option<HostVeth> {
-    let RouteNetlinkMessage::NewLink(link) = message else { return None };
+    let RouteNetlinkMessage::NewLink(link) = message else {
+        return None;
+    };
     let (mut name, mut on_bridge, mut is_veth) = (None, false, false);
     for attribute in &link.attributes {
         match attribute {
             LinkAttribute::IfName(n) => name = Some(n.clone()),
             LinkAttribute::Controller(index) => on_bridge = *index == bridge_index,
             LinkAttribute::LinkInfo(infos) => {
-                is_veth = infos.iter().any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)))
+                is_veth = infos
+                    .iter()
+                    .any(|i| matches!(i, LinkInfo::Kind(InfoKind::Veth)))
             }
             _ => {}
         }
     }
     let name = name.filter(|_| on_bridge && is_veth)?;
     let addr = address_of_ifname(&name)?;
-    Some(HostVeth { index: link.header.index, name, addr })
+    Some(HostVeth {
+        index: link.header.index,
+        name,
+        addr,
+    })
 }
 
 #[cfg(test)]
@@ -166,7 +181,14 @@ mod tests {
 
     #[test]
     fn other_names_are_not_veths_of_ours() {
-        for name in ["nsbox0", "nsb0A750005", "nsb0a75000", "nsb0a7500051", "eth0", "nsb0a75000g"] {
+        for name in [
+            "nsbox0",
+            "nsb0A750005",
+            "nsb0a75000",
+            "nsb0a7500051",
+            "eth0",
+            "nsb0a75000g",
+        ] {
             assert_eq!(address_of_ifname(name), None, "{name}");
         }
     }

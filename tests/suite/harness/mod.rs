@@ -70,7 +70,10 @@ pub fn run(name: &str) -> assert_cmd::Command {
 pub fn run_to_end(name: &str, extra: &[&str], command: &[&str]) -> Outcome {
     let mut cmd = run(name);
     cmd.args(extra).arg("--").args(command);
-    Outcome::from(cmd.output().expect("nsbox runs"), describe(name, extra, command))
+    Outcome::from(
+        cmd.output().expect("nsbox runs"),
+        describe(name, extra, command),
+    )
 }
 
 /// A shell command run in a fresh container, expected to succeed; returns stdout.
@@ -81,7 +84,11 @@ pub fn sh(name: &str, script: &str) -> String {
 }
 
 fn describe(name: &str, extra: &[&str], command: &[&str]) -> String {
-    format!("{NSBOX} run --read-only --net none --name {name} {} -- {}", extra.join(" "), command.join(" "))
+    format!(
+        "{NSBOX} run --read-only --net none --name {name} {} -- {}",
+        extra.join(" "),
+        command.join(" ")
+    )
 }
 
 /// What a finished nsbox printed, with the command line that ran it.
@@ -163,7 +170,11 @@ pub fn spawn(name: &str, extra: &[&str], command: &[&str]) -> Running {
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("nsbox starts");
     let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    Running { child, stdout, name: name.to_string() }
+    Running {
+        child,
+        stdout,
+        name: name.to_string(),
+    }
 }
 
 impl Running {
@@ -173,13 +184,24 @@ impl Running {
         let fd = std::os::fd::AsRawFd::as_raw_fd(self.stdout.get_ref());
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no line with {text:?} from container {} within {within:?}", self.name);
+            assert!(
+                !left.is_zero(),
+                "no line with {text:?} from container {} within {within:?}",
+                self.name
+            );
             if self.stdout.buffer().is_empty() && !readable(fd, left) {
                 continue;
             }
             let mut line = String::new();
-            let n = self.stdout.read_line(&mut line).expect("read container stdout");
-            assert!(n > 0, "container {} closed stdout before printing {text:?}", self.name);
+            let n = self
+                .stdout
+                .read_line(&mut line)
+                .expect("read container stdout");
+            assert!(
+                n > 0,
+                "container {} closed stdout before printing {text:?}",
+                self.name
+            );
             if line.contains(text) {
                 return line;
             }
@@ -210,9 +232,18 @@ impl Running {
                 let code = std::os::unix::process::ExitStatusExt::into_raw(status);
                 let code = status.code().unwrap_or(128 + (code & 0x7f));
                 let command = format!("nsbox run --name {} ...", self.name);
-                return Outcome { command, code, stdout, stderr };
+                return Outcome {
+                    command,
+                    code,
+                    stdout,
+                    stderr,
+                };
             }
-            assert!(Instant::now() < deadline, "nsbox for {} did not exit within {within:?}", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "nsbox for {} did not exit within {within:?}",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -229,7 +260,11 @@ impl Drop for Running {
 
 /// Waits until `fd` is readable or `within` passes.
 fn readable(fd: i32, within: Duration) -> bool {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     let ms = within.as_millis().min(i32::MAX as u128) as i32;
     // SAFETY: poll on one pollfd we own, for a bounded time.
     unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
@@ -251,7 +286,9 @@ pub fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
 
 /// The state root nsbox uses in these tests.
 pub fn state_root() -> PathBuf {
-    std::env::var_os("NSBOX_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/run/nsbox"))
+    std::env::var_os("NSBOX_STATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/run/nsbox"))
 }
 
 /// Nothing of container `name` is left: no state directory, no cgroup.
@@ -267,7 +304,12 @@ pub fn assert_nothing_left(name: &str) {
 pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
     let mut dirs = vec![PathBuf::from("/sys/fs/cgroup/nsbox").join(name)];
     for ctrl in ["memory", "cpu", "cpuacct", "pids", "cpu,cpuacct", "unified"] {
-        dirs.push(PathBuf::from("/sys/fs/cgroup").join(ctrl).join("nsbox").join(name));
+        dirs.push(
+            PathBuf::from("/sys/fs/cgroup")
+                .join(ctrl)
+                .join("nsbox")
+                .join(name),
+        );
     }
     dirs
 }
@@ -275,7 +317,9 @@ pub fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
 /// This process's namespace inode for `kind` (e.g. "net").
 pub fn host_ns(kind: &str) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/self/ns/{kind}")).expect("read own namespace").ino()
+    std::fs::metadata(format!("/proc/self/ns/{kind}"))
+        .expect("read own namespace")
+        .ino()
 }
 
 /// Whether a process named `comm` runs anywhere below host PID `root`.
@@ -283,25 +327,37 @@ pub fn has_descendant(root: i32, comm: &str) -> bool {
     let mut parents = std::collections::HashMap::new();
     let mut names = std::collections::HashMap::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         // comm is in parentheses and may hold spaces; fields follow the last ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
-        let ppid = stat[close + 2..].split(' ').nth(1).and_then(|p| p.parse::<i32>().ok());
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let ppid = stat[close + 2..]
+            .split(' ')
+            .nth(1)
+            .and_then(|p| p.parse::<i32>().ok());
         parents.insert(pid, ppid.unwrap_or(0));
         names.insert(pid, stat[open + 1..close].to_string());
     }
-    names.iter().filter(|(_, name)| name.as_str() == comm).any(|(&pid, _)| {
-        let mut p = pid;
-        for _ in 0..64 {
-            p = parents.get(&p).copied().unwrap_or(0);
-            if p == root {
-                return true;
+    names
+        .iter()
+        .filter(|(_, name)| name.as_str() == comm)
+        .any(|(&pid, _)| {
+            let mut p = pid;
+            for _ in 0..64 {
+                p = parents.get(&p).copied().unwrap_or(0);
+                if p == root {
+                    return true;
+                }
+                if p <= 1 {
+                    return false;
+                }
             }
-            if p <= 1 {
-                return false;
-            }
-        }
-        false
-    })
+            false
+        })
 }

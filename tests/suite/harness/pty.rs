@@ -18,7 +18,12 @@ pub struct Session {
 impl Session {
     /// Starts `nsbox ARGS...` on a new pseudo-terminal of 24x80.
     pub fn start(args: &[&str]) -> Session {
-        let size = nix::pty::Winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         let pty = openpty(Some(&size), None).expect("openpty");
         let slave = pty.slave;
         let mut cmd = Command::new(super::NSBOX);
@@ -30,7 +35,11 @@ impl Session {
             .stdout(Stdio::from(slave.try_clone().expect("dup slave")))
             .stderr(Stdio::from(slave));
         let child = cmd.spawn().expect("nsbox starts");
-        Session { child, master: pty.master, seen: String::new() }
+        Session {
+            child,
+            master: pty.master,
+            seen: String::new(),
+        }
     }
 
     /// Types `bytes` at the terminal.
@@ -44,8 +53,16 @@ impl Session {
         let deadline = Instant::now() + within;
         while !self.seen[start.min(self.seen.len())..].contains(text) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "terminal never showed {text:?}; it showed:\n{}", self.seen);
-            let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            assert!(
+                !left.is_zero(),
+                "terminal never showed {text:?}; it showed:\n{}",
+                self.seen
+            );
+            let mut pfd = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: poll on one pollfd we own, for a bounded time.
             if unsafe { libc::poll(&mut pfd, 1, left.as_millis().min(1000) as i32) } <= 0 {
                 continue;
@@ -53,7 +70,10 @@ impl Session {
             let mut buf = [0u8; 4096];
             match nix::unistd::read(&self.master, &mut buf) {
                 Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-                _ => panic!("terminal closed before showing {text:?}; it showed:\n{}", self.seen),
+                _ => panic!(
+                    "terminal closed before showing {text:?}; it showed:\n{}",
+                    self.seen
+                ),
             }
         }
     }
@@ -65,10 +85,18 @@ impl Session {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status.code().unwrap_or(-1);
             }
-            assert!(Instant::now() < deadline, "nsbox did not exit; terminal showed:\n{}", self.seen);
+            assert!(
+                Instant::now() < deadline,
+                "nsbox did not exit; terminal showed:\n{}",
+                self.seen
+            );
             // Keep the terminal drained so nsbox never blocks writing to it.
             let mut buf = [0u8; 4096];
-            let mut pfd = libc::pollfd { fd: self.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+            let mut pfd = libc::pollfd {
+                fd: self.master.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
             // SAFETY: poll on one pollfd we own, for a bounded time.
             if unsafe { libc::poll(&mut pfd, 1, 20) } > 0 {
                 if let Ok(n) = nix::unistd::read(&self.master, &mut buf) {

@@ -36,7 +36,10 @@ fn create_enables_controllers_then_writes_limits() {
 #[test]
 fn only_the_needed_controllers_are_enabled() {
     let tree = host(true);
-    let limits = Limits { pids: Some(5), ..Limits::default() };
+    let limits = Limits {
+        pids: Some(5),
+        ..Limits::default()
+    };
     Cgroup::create(tree.layout(), "web", &limits).unwrap();
 
     let expected = pairs(&[
@@ -55,17 +58,30 @@ fn controllers_already_enabled_are_not_written_again() {
     let before = tree.writes().len();
     Cgroup::create(tree.layout(), "second", &demo_limits()).unwrap();
 
-    let second: Vec<String> = tree.writes()[before..].iter().map(|w| w.0.clone()).collect();
-    assert!(second.iter().all(|path| path.starts_with("nsbox/second/")), "{second:?}");
+    let second: Vec<String> = tree.writes()[before..]
+        .iter()
+        .map(|w| w.0.clone())
+        .collect();
+    assert!(
+        second.iter().all(|path| path.starts_with("nsbox/second/")),
+        "{second:?}"
+    );
 }
 
 #[test]
 fn without_swap_only_memory_max_is_written() {
     let tree = host(false);
-    let limits = Limits { memory: Some(64 << 20), ..Limits::default() };
+    let limits = Limits {
+        memory: Some(64 << 20),
+        ..Limits::default()
+    };
     Cgroup::create(tree.layout(), "web", &limits).unwrap();
 
-    let leaf: Vec<_> = tree.writes().into_iter().filter(|w| w.0.starts_with("nsbox/web")).collect();
+    let leaf: Vec<_> = tree
+        .writes()
+        .into_iter()
+        .filter(|w| w.0.starts_with("nsbox/web"))
+        .collect();
     assert_eq!(leaf, pairs(&[("nsbox/web/memory.max", "67108864")]));
 }
 
@@ -73,10 +89,16 @@ fn without_swap_only_memory_max_is_written() {
 fn a_missing_controller_is_named_before_anything_is_made() {
     let tree = fake::v2("cpu memory", true);
     let err = Cgroup::check(tree.layout(), &demo_limits()).unwrap_err();
-    assert_eq!(err.to_string(), "the host has no \"pids\" cgroup controller");
+    assert_eq!(
+        err.to_string(),
+        "the host has no \"pids\" cgroup controller"
+    );
 
     let err = Cgroup::create(tree.layout(), "web", &demo_limits()).unwrap_err();
-    assert!(matches!(err, CgroupError::MissingController("pids")), "{err}");
+    assert!(
+        matches!(err, CgroupError::MissingController("pids")),
+        "{err}"
+    );
     assert!(!tree.path("nsbox").exists());
     assert!(tree.writes().is_empty());
 }
@@ -88,7 +110,10 @@ fn a_refused_limit_removes_the_group_and_names_file_and_value() {
     let err = Cgroup::create(tree.layout(), "web", &demo_limits()).unwrap_err();
 
     let path = tree.path("nsbox/web/cpu.max");
-    assert_eq!(err.to_string(), format!("cannot write \"50000 100000\" to {}", path.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("cannot write \"50000 100000\" to {}", path.display())
+    );
     assert!(std::error::Error::source(&err).is_some());
     assert!(!tree.path("nsbox/web").exists());
     assert!(tree.path("nsbox").is_dir(), "the shared parent stays");
@@ -99,10 +124,17 @@ fn an_empty_stale_group_is_made_afresh() {
     let tree = host(true);
     let stale = Cgroup::create(tree.layout(), "web", &demo_limits()).unwrap();
     drop(stale);
-    let limits = Limits { memory: Some(64 << 20), ..Limits::default() };
+    let limits = Limits {
+        memory: Some(64 << 20),
+        ..Limits::default()
+    };
     Cgroup::create(tree.layout(), "web", &limits).unwrap();
     assert_eq!(tree.read("nsbox/web/memory.max"), "67108864");
-    assert_eq!(tree.read("nsbox/web/pids.max"), "max", "old limits do not carry over");
+    assert_eq!(
+        tree.read("nsbox/web/pids.max"),
+        "max",
+        "old limits do not carry over"
+    );
 }
 
 #[test]
@@ -113,7 +145,13 @@ fn a_stale_group_with_processes_is_an_error_and_left_alone() {
 
     let err = Cgroup::create(tree.layout(), "web", &demo_limits()).unwrap_err();
     let path = tree.path("nsbox/web");
-    assert_eq!(err.to_string(), format!("cgroup {} already exists and has processes in it", path.display()));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cgroup {} already exists and has processes in it",
+            path.display()
+        )
+    );
     assert_eq!(tree.read("nsbox/web/cgroup.procs"), "4242");
 }
 
@@ -131,7 +169,10 @@ fn counters_come_from_the_kernels_files() {
     let cgroup = Cgroup::create(tree.layout(), "web", &demo_limits()).unwrap();
     assert_eq!(cgroup.oom_kills().unwrap(), 0);
 
-    tree.set("nsbox/web/memory.events", "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n");
+    tree.set(
+        "nsbox/web/memory.events",
+        "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\n",
+    );
     let stat = "usage_usec 900\nuser_usec 800\nsystem_usec 100\nnr_periods 30\n\
                 nr_throttled 12\nthrottled_usec 4500\n";
     tree.set("nsbox/web/cpu.stat", stat);
@@ -140,7 +181,11 @@ fn counters_come_from_the_kernels_files() {
     tree.set("nsbox/web/memory.peak", "2097152\n");
 
     assert_eq!(cgroup.oom_kills().unwrap(), 2);
-    let expected = CpuStats { usage_us: 900, nr_throttled: 12, throttled_us: 4500 };
+    let expected = CpuStats {
+        usage_us: 900,
+        nr_throttled: 12,
+        throttled_us: 4500,
+    };
     assert_eq!(cgroup.cpu_stats().unwrap(), expected);
     assert_eq!(cgroup.pids_current().unwrap(), 3);
     assert_eq!(cgroup.memory_current().unwrap(), 1 << 20);
@@ -150,7 +195,10 @@ fn counters_come_from_the_kernels_files() {
 #[test]
 fn without_memory_or_cpu_controllers_counters_read_zero() {
     let tree = host(true);
-    let limits = Limits { pids: Some(5), ..Limits::default() };
+    let limits = Limits {
+        pids: Some(5),
+        ..Limits::default()
+    };
     let cgroup = Cgroup::create(tree.layout(), "web", &limits).unwrap();
     assert_eq!(cgroup.oom_kills().unwrap(), 0);
     assert_eq!(cgroup.cpu_stats().unwrap(), CpuStats::default());
@@ -198,7 +246,10 @@ fn names_that_are_not_one_path_component_are_refused() {
     let tree = host(true);
     for name in ["", ".", "..", "a/b", "../escape"] {
         let err = Cgroup::create(tree.layout(), name, &demo_limits()).unwrap_err();
-        assert!(matches!(err, CgroupError::InvalidName(_)), "{name:?}: {err}");
+        assert!(
+            matches!(err, CgroupError::InvalidName(_)),
+            "{name:?}: {err}"
+        );
         assert!(Cgroup::open(tree.layout(), name).is_none());
     }
     assert!(tree.writes().is_empty());
