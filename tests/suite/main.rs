@@ -7,12 +7,15 @@
 mod harness;
 
 mod bad_input;
+mod cpu_limit;
 mod exit_codes;
 mod hostname;
 mod interactive;
+mod memory_limit;
 mod mount_isolation;
 mod namespaces;
 mod pid_isolation;
+mod pids_limit;
 mod reaping;
 mod rootfs;
 mod signals;

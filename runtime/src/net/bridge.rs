@@ -11,9 +11,12 @@ use nix::errno::Errno;
 use super::netlink::Netlink;
 use super::{NetError, NetSettings};
 
-/// The alias nsbox gives its bridge at creation; a bridge without it was
-/// made by someone else and nsbox leaves it alone.
-const BRIDGE_ALIAS: &str = "nsbox bridge";
+/// The first bytes of the MAC address nsbox gives its bridge at creation: a
+/// locally administered unicast prefix, `02:6e` ("n"). They mark the bridge
+/// as nsbox's; nsbox leaves any other bridge alone. (An alias would read
+/// better in `ip -d link`, but the kernel ignores `IFLA_IFALIAS` in a
+/// creation request, so it could not be set atomically with the link.)
+const MAC_MARK: [u8; 2] = [0x02, 0x6e];
 
 /// What nsbox needs to know about an existing link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +27,8 @@ pub(crate) struct LinkState {
     pub up: bool,
     /// Whether its kind is `bridge`.
     pub is_bridge: bool,
-    /// Its alias, if it has one.
-    pub alias: Option<String>,
+    /// Its hardware address, if it has one.
+    pub mac: Option<Vec<u8>>,
 }
 
 /// Look a link up by name; `None` when there is no such link.
@@ -43,11 +46,11 @@ pub(crate) fn find_link(nl: &mut Netlink, name: &str) -> Result<Option<LinkState
         index: answer.header.index,
         up: answer.header.flags.contains(LinkFlags::Up),
         is_bridge: false,
-        alias: None,
+        mac: None,
     };
     for attribute in answer.attributes {
         match attribute {
-            LinkAttribute::IfAlias(alias) => state.alias = Some(alias),
+            LinkAttribute::Address(mac) => state.mac = Some(mac),
             LinkAttribute::LinkInfo(infos) => {
                 state.is_bridge = infos.contains(&LinkInfo::Kind(InfoKind::Bridge))
             }
@@ -62,7 +65,11 @@ pub(crate) fn find_link(nl: &mut Netlink, name: &str) -> Result<Option<LinkState
 pub(crate) fn check_owned(name: &str, state: &LinkState) -> Result<(), NetError> {
     let reason = if !state.is_bridge {
         "is not a bridge"
-    } else if state.alias.as_deref() != Some(BRIDGE_ALIAS) {
+    } else if !state
+        .mac
+        .as_ref()
+        .is_some_and(|mac| mac.starts_with(&MAC_MARK))
+    {
         "is a bridge that nsbox did not create"
     } else {
         return Ok(());
@@ -98,18 +105,18 @@ pub(crate) fn ensure(nl: &mut Netlink, settings: &NetSettings) -> Result<u32, Ne
     Ok(state.index)
 }
 
-/// Create the bridge, up, with nsbox's alias and a fixed MAC address.
+/// Create the bridge, up, with nsbox's fixed MAC address.
 ///
-/// Without a fixed address the kernel gives the bridge the lowest MAC of its
-/// ports, which changes as containers come and go and leaves stale entries
-/// in the containers' ARP caches for the gateway.
+/// The address marks the bridge as nsbox's, and it keeps still: without a
+/// fixed address the kernel gives a bridge the lowest MAC of its ports,
+/// which changes as containers come and go and leaves stale entries for the
+/// gateway in the containers' ARP caches.
 fn create(nl: &mut Netlink, settings: &NetSettings) -> Result<(), NetError> {
     let mut link = LinkMessage::default();
     link.header.flags = LinkFlags::Up;
     link.header.change_mask = LinkFlags::Up;
     link.attributes = vec![
         LinkAttribute::IfName(settings.bridge.clone()),
-        LinkAttribute::IfAlias(BRIDGE_ALIAS.to_owned()),
         LinkAttribute::Address(bridge_mac(settings.gateway()).to_vec()),
         LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]),
     ];
@@ -174,35 +181,37 @@ pub(crate) fn address_message(
     RouteNetlinkMessage::NewAddress(message)
 }
 
-/// A locally administered unicast MAC derived from the gateway address:
-/// `02:6e` ("n") followed by the address's four bytes.
+/// nsbox's mark followed by the gateway address's four bytes, so that
+/// bridges of different subnets differ.
 fn bridge_mac(gateway: Ipv4Addr) -> [u8; 6] {
     let [a, b, c, d] = gateway.octets();
-    [0x02, 0x6e, a, b, c, d]
+    [MAC_MARK[0], MAC_MARK[1], a, b, c, d]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn state(is_bridge: bool, alias: Option<&str>) -> LinkState {
+    fn state(is_bridge: bool, mac: Option<[u8; 6]>) -> LinkState {
         LinkState {
             index: 4,
             up: true,
             is_bridge,
-            alias: alias.map(str::to_owned),
+            mac: mac.map(Vec::from),
         }
     }
 
     #[test]
     fn only_nsbox_bridges_are_used() {
-        assert!(check_owned("nsbox0", &state(true, Some(BRIDGE_ALIAS))).is_ok());
+        let ours = bridge_mac(Ipv4Addr::new(10, 117, 0, 1));
+        assert!(check_owned("nsbox0", &state(true, Some(ours))).is_ok());
         let err = check_owned("eth0", &state(false, None)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "link eth0 exists but is not a bridge; set NSBOX_BRIDGE to another name"
         );
-        let err = check_owned("docker0", &state(true, Some("docker"))).unwrap_err();
+        let foreign = [0x02, 0x42, 0xac, 0x11, 0, 1];
+        let err = check_owned("docker0", &state(true, Some(foreign))).unwrap_err();
         assert!(err
             .to_string()
             .contains("is a bridge that nsbox did not create"));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::lease_file::{self, Claimant, LeaseRecord, Probe, TEMP_PREFIX};
-use super::{host_ifname, InsideConfig, NetError, NetSettings};
+use super::{host_ifname, iface, InsideConfig, NetError, NetSettings};
 
 /// A temporary lease file older than this, and unlocked, was left by an
 /// nsbox that died while allocating.
@@ -77,7 +77,14 @@ pub struct LeaseInfo {
 }
 
 /// Reserve an address for container `name`: `requested` if given, else the
-/// lowest free address of the subnet (a stale lease counts as free).
+/// lowest free address of the subnet.
+///
+/// An address is free when no live nsbox holds its lease (a stale lease
+/// counts as free) and no host link carries its veth name any more: the
+/// kernel removes a finished container's veth asynchronously, some tens of
+/// milliseconds after the container's end, and waiting for a new name is
+/// cheaper than deleting the old link. A requested address does not wait:
+/// [`attach`](super::attach) deletes such a leftover.
 ///
 /// Safe across concurrent nsbox processes: every claim is a `link(2)` that
 /// only one of them can win.
@@ -126,6 +133,9 @@ fn claim_lowest(
     let last = settings.subnet.broadcast();
     let candidates = (2u32..).map(|offset| settings.subnet.nth(offset));
     for addr in candidates.take_while(|addr| *addr != last) {
+        if iface::index_of(&host_ifname(addr)).is_some() {
+            continue;
+        }
         if claimant.try_claim(&dir.join(addr.to_string()))?.is_none() {
             return Ok(addr);
         }

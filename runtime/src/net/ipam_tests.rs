@@ -1,5 +1,7 @@
 //! Lease allocation in a temporary state directory; no root needed, since
-//! `flock` and `link` work for anyone.
+//! `flock` and `link` work for anyone. The tests use TEST-NET-2, which no
+//! nsbox on this host serves, so no real container's veth name gets in the
+//! way of the lowest-free search.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Barrier};
@@ -18,60 +20,73 @@ fn ip(text: &str) -> Ipv4Addr {
 #[test]
 fn lowest_free_address_skips_network_and_bridge() {
     let dir = tempfile::tempdir().unwrap();
-    let net = settings(dir.path(), "10.117.0.0/24");
+    let net = settings(dir.path(), "198.51.100.0/24");
     let first = allocate(&net, "a", None).unwrap();
     let second = allocate(&net, "b", None).unwrap();
     assert_eq!(
         (first.addr, second.addr),
-        (ip("10.117.0.2"), ip("10.117.0.3"))
+        (ip("198.51.100.2"), ip("198.51.100.3"))
     );
-    assert_eq!(first.host_ifname, "nsb0a750002");
-    assert_eq!(first.gateway, ip("10.117.0.1"));
+    assert_eq!(first.host_ifname, "nsbc6336402");
+    assert_eq!(first.gateway, ip("198.51.100.1"));
     let config = first.inside_config();
     assert_eq!(
         (config.addr, config.prefix, config.gateway),
         (first.addr, 24, first.gateway)
     );
-    assert!(first.path().ends_with("net/leases/10.117.0.2"));
+    assert!(first.path().ends_with("net/leases/198.51.100.2"));
     first.release().unwrap();
     let third = allocate(&net, "c", None).unwrap();
-    assert_eq!(third.addr, ip("10.117.0.2"), "a released address is reused");
+    assert_eq!(
+        third.addr,
+        ip("198.51.100.2"),
+        "a released address is reused"
+    );
     drop((second, third));
 }
 
 #[test]
 fn requested_address_in_use_names_the_holder() {
     let dir = tempfile::tempdir().unwrap();
-    let net = settings(dir.path(), "10.117.0.0/24");
-    let web = allocate(&net, "web", Some(ip("10.117.0.5"))).unwrap();
-    assert_eq!(web.addr, ip("10.117.0.5"));
-    let err = allocate(&net, "db", Some(ip("10.117.0.5"))).unwrap_err();
+    let net = settings(dir.path(), "198.51.100.0/24");
+    let web = allocate(&net, "web", Some(ip("198.51.100.5"))).unwrap();
+    assert_eq!(web.addr, ip("198.51.100.5"));
+    let err = allocate(&net, "db", Some(ip("198.51.100.5"))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "address 10.117.0.5 is already in use by container \"web\""
+        "address 198.51.100.5 is already in use by container \"web\""
     );
     assert_eq!(
-        live_holder(&net, ip("10.117.0.5")).unwrap().as_deref(),
+        live_holder(&net, ip("198.51.100.5")).unwrap().as_deref(),
         Some("web")
     );
     web.release().unwrap();
-    assert_eq!(live_holder(&net, ip("10.117.0.5")).unwrap(), None);
-    allocate(&net, "db", Some(ip("10.117.0.5")))
+    assert_eq!(live_holder(&net, ip("198.51.100.5")).unwrap(), None);
+    allocate(&net, "db", Some(ip("198.51.100.5")))
         .unwrap()
         .release()
         .unwrap();
 }
 
 #[test]
+fn nothing_is_live_before_the_first_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = settings(dir.path(), "198.51.100.0/24");
+    assert_eq!(live_holder(&net, ip("198.51.100.5")).unwrap(), None);
+    assert_eq!(leases(&net).unwrap(), []);
+    assert!(remove_stale_leases(&net).unwrap().is_empty());
+}
+
+#[test]
 fn requested_address_is_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let net = settings(dir.path(), "10.117.0.0/24");
+    let net = settings(dir.path(), "198.51.100.0/24");
     let err = allocate(&net, "x", Some(ip("10.9.0.7"))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "address 10.9.0.7 is outside nsbox's subnet 10.117.0.0/24"
+        "address 10.9.0.7 is outside nsbox's subnet 198.51.100.0/24"
     );
-    let err = allocate(&net, "x", Some(ip("10.117.0.1"))).unwrap_err();
+    let err = allocate(&net, "x", Some(ip("198.51.100.1"))).unwrap_err();
     assert!(
         matches!(err, NetError::ReservedAddress { role: "bridge", .. }),
         "{err}"
@@ -81,38 +96,41 @@ fn requested_address_is_checked() {
 #[test]
 fn stale_lease_is_taken_over() {
     let dir = tempfile::tempdir().unwrap();
-    let net = settings(dir.path(), "10.117.0.0/24");
+    let net = settings(dir.path(), "198.51.100.0/24");
     // Dropping a lease without releasing it is what a killed nsbox leaves:
     // the file stays, the lock goes with the process's descriptor.
-    drop(allocate(&net, "dead", Some(ip("10.117.0.9"))).unwrap());
-    assert!(dir.path().join("net/leases/10.117.0.9").exists());
+    drop(allocate(&net, "dead", Some(ip("198.51.100.9"))).unwrap());
+    assert!(dir.path().join("net/leases/198.51.100.9").exists());
     let listed = leases(&net).unwrap();
     assert_eq!(
         listed,
         [LeaseInfo {
-            addr: ip("10.117.0.9"),
+            addr: ip("198.51.100.9"),
             container: "dead".into(),
             live: false
         }]
     );
-    let alive = allocate(&net, "alive", Some(ip("10.117.0.9"))).unwrap();
+    let alive = allocate(&net, "alive", Some(ip("198.51.100.9"))).unwrap();
     assert_eq!(
         live_holder(&net, alive.addr).unwrap().as_deref(),
         Some("alive")
     );
     // The lowest-free search also counts a stale lease as free.
     drop(allocate(&net, "dead2", None).unwrap());
-    assert_eq!(allocate(&net, "next", None).unwrap().addr, ip("10.117.0.2"));
+    assert_eq!(
+        allocate(&net, "next", None).unwrap().addr,
+        ip("198.51.100.2")
+    );
 }
 
 #[test]
 fn remove_stale_leases_keeps_live_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let net = settings(dir.path(), "10.117.0.0/24");
+    let net = settings(dir.path(), "198.51.100.0/24");
     let live = allocate(&net, "live", None).unwrap();
     drop(allocate(&net, "dead", None).unwrap());
     let removed = remove_stale_leases(&net).unwrap();
-    assert_eq!(removed, ["lease 10.117.0.3 of container \"dead\""]);
+    assert_eq!(removed, ["lease 198.51.100.3 of container \"dead\""]);
     let listed = leases(&net).unwrap();
     assert_eq!(
         listed,
@@ -128,13 +146,13 @@ fn remove_stale_leases_keeps_live_ones() {
 #[test]
 fn full_subnet_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let net = settings(dir.path(), "10.117.0.0/30");
+    let net = settings(dir.path(), "198.51.100.0/30");
     let only = allocate(&net, "only", None).unwrap();
-    assert_eq!(only.addr, ip("10.117.0.2"));
+    assert_eq!(only.addr, ip("198.51.100.2"));
     let err = allocate(&net, "more", None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "no free address left in nsbox's subnet 10.117.0.0/30"
+        "no free address left in nsbox's subnet 198.51.100.0/30"
     );
 }
 
@@ -142,7 +160,7 @@ fn full_subnet_is_reported() {
 fn concurrent_allocations_never_share_an_address() {
     const WORKERS: usize = 24;
     let dir = tempfile::tempdir().unwrap();
-    let net = Arc::new(settings(dir.path(), "10.117.0.0/24"));
+    let net = Arc::new(settings(dir.path(), "198.51.100.0/24"));
     let start = Arc::new(Barrier::new(WORKERS));
     let handles: Vec<_> = (0..WORKERS)
         .map(|i| {
@@ -166,15 +184,15 @@ fn concurrent_allocations_never_share_an_address() {
 fn concurrent_takeover_of_one_stale_lease_has_one_winner() {
     const WORKERS: usize = 16;
     let dir = tempfile::tempdir().unwrap();
-    let net = Arc::new(settings(dir.path(), "10.117.0.0/24"));
-    drop(allocate(&net, "dead", Some(ip("10.117.0.7"))).unwrap());
+    let net = Arc::new(settings(dir.path(), "198.51.100.0/24"));
+    drop(allocate(&net, "dead", Some(ip("198.51.100.7"))).unwrap());
     let start = Arc::new(Barrier::new(WORKERS));
     let handles: Vec<_> = (0..WORKERS)
         .map(|i| {
             let (net, start) = (Arc::clone(&net), Arc::clone(&start));
             std::thread::spawn(move || {
                 start.wait();
-                allocate(&net, &format!("c{i}"), Some(ip("10.117.0.7")))
+                allocate(&net, &format!("c{i}"), Some(ip("198.51.100.7")))
             })
         })
         .collect();

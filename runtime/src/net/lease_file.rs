@@ -141,7 +141,10 @@ pub(crate) fn probe(path: &Path, remove: bool) -> Result<Probe, NetError> {
         path: path.into(),
         source,
     };
-    let _directory = lock_directory(path.parent().unwrap_or(Path::new(".")))?;
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let Some(_directory_lock) = lock_directory(directory)? else {
+        return Ok(Probe::Gone);
+    };
     let mut file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Probe::Gone),
@@ -171,19 +174,23 @@ pub(crate) fn probe(path: &Path, remove: bool) -> Result<Probe, NetError> {
 }
 
 /// Take the lease directory's lock, waiting for it; it is released when the
-/// returned file is dropped.
-fn lock_directory(dir: &Path) -> Result<File, NetError> {
+/// returned file is dropped. `None` when there is no directory yet.
+fn lock_directory(dir: &Path) -> Result<Option<File>, NetError> {
     let fail = |action, source| NetError::Lease {
         action,
         path: dir.into(),
         source,
     };
-    let handle = File::open(dir).map_err(|e| fail("open lease directory", e))?;
+    let handle = match File::open(dir) {
+        Ok(handle) => handle,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail("open lease directory", e)),
+    };
     loop {
         // SAFETY: flock only uses the descriptor number, and `handle` keeps
         // the descriptor open for the duration of the call.
         if unsafe { libc::flock(handle.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(handle);
+            return Ok(Some(handle));
         }
         let err = io::Error::last_os_error();
         if err.raw_os_error() != Some(libc::EINTR) {

@@ -32,6 +32,7 @@
 
 mod bridge;
 mod error;
+mod ext_ack;
 mod host;
 mod iface;
 mod inside;

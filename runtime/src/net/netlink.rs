@@ -10,13 +10,14 @@ use std::io;
 use std::time::Instant;
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED,
-    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_REQUEST,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
 use nix::errno::Errno;
 
+use super::ext_ack::ext_ack_message;
 use super::NetError;
 
 /// Large enough for any datagram the kernel sends: it caps dump datagrams at
@@ -26,9 +27,6 @@ const RECV_BUFFER: usize = 64 * 1024;
 /// How often a dump is repeated when the kernel says it was interrupted by a
 /// concurrent change.
 const DUMP_ATTEMPTS: usize = 3;
-
-/// The type of the extended-ack attribute that carries the kernel's message.
-const NLMSGERR_ATTR_MSG: u16 = 1;
 
 /// An open rtnetlink socket in the current network namespace.
 pub(crate) struct Netlink {
@@ -235,82 +233,5 @@ fn trace(request: &str, started: Instant, errno: Option<Errno>) {
     match errno {
         None => tracing::debug!("netlink: {request}: ok in {micros} µs"),
         Some(errno) => tracing::debug!("netlink: {request}: {errno} in {micros} µs"),
-    }
-}
-
-/// The kernel's text from an error answer's extended ack, if it sent one.
-///
-/// `payload` is what follows the error code: the request's own header (only
-/// the header when `NLM_F_CAPPED` is set, else the whole request), then the
-/// attributes when `NLM_F_ACK_TLVS` is set.
-fn ext_ack_message(flags: u16, payload: &[u8]) -> Option<String> {
-    if flags & NLM_F_ACK_TLVS == 0 {
-        return None;
-    }
-    let echoed = if flags & NLM_F_CAPPED != 0 {
-        16
-    } else {
-        u32::from_ne_bytes(payload.get(..4)?.try_into().ok()?) as usize
-    };
-    let mut rest = payload.get(echoed.next_multiple_of(4)..)?;
-    while rest.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([rest[0], rest[1]]));
-        let kind = u16::from_ne_bytes([rest[2], rest[3]]) & 0x3fff;
-        if len < 4 || len > rest.len() {
-            return None;
-        }
-        if kind == NLMSGERR_ATTR_MSG {
-            let text = &rest[4..len];
-            let text = text.split(|&b| b == 0).next().unwrap_or_default();
-            return Some(String::from_utf8_lossy(text).into_owned());
-        }
-        rest = rest.get(len.next_multiple_of(4)..).unwrap_or_default();
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(value);
-        out.resize(out.len().next_multiple_of(4), 0);
-        out
-    }
-
-    #[test]
-    fn ext_ack_text_after_a_capped_header() {
-        let mut payload = vec![0u8; 16];
-        payload.extend(attribute(3, &7u32.to_ne_bytes()));
-        payload.extend(attribute(NLMSGERR_ATTR_MSG, b"Invalid master\0"));
-        let flags = NLM_F_ACK_TLVS | NLM_F_CAPPED;
-        assert_eq!(
-            ext_ack_message(flags, &payload).as_deref(),
-            Some("Invalid master")
-        );
-    }
-
-    #[test]
-    fn ext_ack_text_after_a_whole_request() {
-        let mut payload = 22u32.to_ne_bytes().to_vec();
-        payload.resize(24, 0xaa);
-        payload.extend(attribute(NLMSGERR_ATTR_MSG, b"no such device\0"));
-        let found = ext_ack_message(NLM_F_ACK_TLVS, &payload);
-        assert_eq!(found.as_deref(), Some("no such device"));
-    }
-
-    #[test]
-    fn ext_ack_absent_or_malformed() {
-        assert_eq!(ext_ack_message(NLM_F_CAPPED, &[0; 32]), None);
-        let mut payload = vec![0u8; 16];
-        payload.extend([200, 0, 1, 0, b'x']);
-        assert_eq!(
-            ext_ack_message(NLM_F_ACK_TLVS | NLM_F_CAPPED, &payload),
-            None
-        );
     }
 }
