@@ -58,10 +58,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<String>,
     /// Memory limit, e.g. 64m or 1g (binary units).
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// CPU limit in CPUs, e.g. 0.5.
-    #[arg(long, value_name = "N.N")]
+    #[arg(long, value_name = "N.N", allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// Limit on the number of processes.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]

@@ -27,7 +27,11 @@ fn stat(stdout: &str, key: &str) -> u64 {
 #[test]
 fn root_cpuhog_gets_at_most_its_quota() {
     require_root();
-    let out = run_to_end(&unique("cpu"), &["--cpus", "0.5"], &["/bin/sh", "-c", SCRIPT]);
+    let out = run_to_end(
+        &unique("cpu"),
+        &["--cpus", "0.5"],
+        &["/bin/sh", "-c", SCRIPT],
+    );
     out.assert_code(0);
     let report: serde_json::Value = out
         .stdout
@@ -40,8 +44,14 @@ fn root_cpuhog_gets_at_most_its_quota() {
     // Half of the wall time, plus one 100 ms period of slack for the
     // quota's granularity and the shell's own work.
     let allowed = wall_us / 2 + 100_000;
-    assert!(usage_us <= allowed, "used {usage_us}us of CPU in {wall_us}us at 0.5 CPUs\n{out}");
-    assert!(stat(&out.stdout, "nr_throttled") > 0, "no throttling recorded\n{out}");
+    assert!(
+        usage_us <= allowed,
+        "used {usage_us}us of CPU in {wall_us}us at 0.5 CPUs\n{out}"
+    );
+    assert!(
+        stat(&out.stdout, "nr_throttled") > 0,
+        "no throttling recorded\n{out}"
+    );
 }
 
 #[test]
@@ -49,7 +59,11 @@ fn root_cpu_quota_is_visible_inside() {
     require_root();
     let script = "cat /sys/fs/cgroup/cpu.max 2>/dev/null || \
                   echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)";
-    let out = run_to_end(&unique("cpusee"), &["--cpus", "0.25"], &["/bin/sh", "-c", script]);
+    let out = run_to_end(
+        &unique("cpusee"),
+        &["--cpus", "0.25"],
+        &["/bin/sh", "-c", script],
+    );
     out.assert_code(0);
     assert_eq!(out.stdout.trim(), "25000 100000", "{out}");
 }

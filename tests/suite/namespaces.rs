@@ -1,7 +1,9 @@
 //! Requirement: the shell runs in its own mount, PID, UTS, IPC and network
 //! namespaces: each differs from the host's.
 
-use crate::harness::{host_ns, require_root, run_to_end, unique};
+use std::time::Duration;
+
+use crate::harness::{host_ns, require_root, run_to_end, spawn, unique};
 
 #[test]
 fn root_each_namespace_differs_from_the_hosts() {
@@ -20,13 +22,19 @@ fn root_each_namespace_differs_from_the_hosts() {
 #[test]
 fn root_two_containers_get_different_namespaces() {
     require_root();
-    let a = run_to_end(&unique("nsa"), &[], &["/usr/bin/probe"]).probe();
-    let b = run_to_end(&unique("nsb"), &[], &["/usr/bin/probe"]).probe();
+    // Both run at once: a namespace's inode number is reused once it is freed.
+    let script = "probe; echo ready; exec sleep 30";
+    let mut a = spawn(&unique("nsa"), &[], &["/bin/sh", "-c", script]);
+    let mut b = spawn(&unique("nsb"), &[], &["/bin/sh", "-c", script]);
+    let parse = |line: String| -> serde_json::Value { serde_json::from_str(&line).unwrap() };
+    let a_report = parse(a.wait_for_line("{", Duration::from_secs(10)));
+    let b_report = parse(b.wait_for_line("{", Duration::from_secs(10)));
+    a.wait_for_line("ready", Duration::from_secs(10));
+    b.wait_for_line("ready", Duration::from_secs(10));
     for kind in ["mnt", "pid", "uts", "ipc", "net"] {
-        assert_ne!(
-            a["namespaces"][kind], b["namespaces"][kind],
-            "{kind} namespace shared"
-        );
+        let (x, y) = (&a_report["namespaces"][kind], &b_report["namespaces"][kind]);
+        assert!(x.is_u64() && y.is_u64(), "{kind} namespace missing");
+        assert_ne!(x, y, "{kind} namespace shared");
     }
 }
 

@@ -7,7 +7,7 @@ use crate::harness::{fixture_rootfs, require_root, run_to_end, sh, unique};
 #[test]
 fn root_ls_shows_the_rootfs_not_the_host() {
     require_root();
-    let out = sh(&unique("ls"), "pwd; ls /");
+    let out = sh(&unique("ls"), "pwd; ls -A /");
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("/"), "working directory is not /: {out}");
     let listing: Vec<&str> = lines.collect();
