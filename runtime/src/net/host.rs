@@ -21,8 +21,11 @@ pub fn attach(settings: &NetSettings, lease: &Lease, child_pid: i32) -> Result<(
     match veth::create_pair(&mut nl, host, bridge_index, child_pid) {
         Err(e) if e.errno() == Some(Errno::EEXIST) => {
             // The name is derived from the address and the lease on the
-            // address is ours, so a link with this name is a leftover of an
-            // earlier holder whose network namespace outlived its nsbox.
+            // address is ours, so a link with this name is a leftover: the
+            // kernel has not finished removing the veth of the address's
+            // previous container, or that container's namespace outlived
+            // its nsbox. Deleting it costs tens of milliseconds; the
+            // allocator avoids the case unless an address was requested.
             veth::delete_by_name(&mut nl, host)?;
             veth::create_pair(&mut nl, host, bridge_index, child_pid)
         }

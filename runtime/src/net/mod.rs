@@ -5,7 +5,7 @@
 //! Everything goes through rtnetlink from Rust; nsbox never runs `ip`. The
 //! start path calls, in order:
 //!
-//! 1. [`preflight`] in the parent, before anything exists: bad input fails
+//! 1. [`preflight()`] in the parent, before anything exists: bad input fails
 //!    here with nothing to clean up.
 //! 2. [`allocate`] in the parent: a [`Lease`] on the container's address,
 //!    held for the container's lifetime.
@@ -24,7 +24,7 @@
 //! - `NSBOX_BRIDGE`: the bridge's name, default [`DEFAULT_BRIDGE`].
 //! - `NSBOX_SUBNET`: the containers' subnet, default [`DEFAULT_SUBNET`].
 //!   The bridge takes its first address; containers get the others. It must
-//!   not overlap a route the host already has; [`preflight`] refuses it
+//!   not overlap a route the host already has; [`preflight()`] refuses it
 //!   otherwise.
 //!
 //! nsbox sets up no NAT and no forwarding: containers reach each other and
