@@ -14,6 +14,8 @@ mod interactive;
 mod memory_limit;
 mod mount_isolation;
 mod namespaces;
+mod network;
+mod network_cleanup;
 mod pid_isolation;
 mod pids_limit;
 mod reaping;

@@ -61,9 +61,9 @@ fn root_rootfs_given_relative_with_trailing_slash_or_by_symlink() {
     ];
     for (cwd, given) in forms {
         let name = unique("relroot");
-        let mut cmd = crate::harness::run(&name);
+        let mut cmd = crate::harness::run(&name, &["--rootfs", &given]);
         cmd.current_dir(&cwd)
-            .args(["--rootfs", &given, "--", "/bin/cat", "/NSBOX_FIXTURE"]);
+            .args(["--", "/bin/cat", "/NSBOX_FIXTURE"]);
         let out = cmd.output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(

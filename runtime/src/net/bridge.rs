@@ -184,7 +184,18 @@ pub(crate) fn address_message(
 /// nsbox's mark followed by the gateway address's four bytes, so that
 /// bridges of different subnets differ.
 fn bridge_mac(gateway: Ipv4Addr) -> [u8; 6] {
-    let [a, b, c, d] = gateway.octets();
+    mac_for(gateway)
+}
+
+/// nsbox's mark followed by an address's four bytes: the MAC of the bridge
+/// (for the gateway) and of each container's eth0 (for its address).
+///
+/// A container's MAC follows from its address, so when an address passes
+/// to a new container, the host's neighbour entry for it stays right and
+/// the first packets to the new container are not sent to the old one's
+/// MAC until the entry times out.
+pub(crate) fn mac_for(addr: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = addr.octets();
     [MAC_MARK[0], MAC_MARK[1], a, b, c, d]
 }
 

@@ -18,7 +18,8 @@ pub fn attach(settings: &NetSettings, lease: &Lease, child_pid: i32) -> Result<(
     let mut nl = Netlink::open()?;
     let bridge_index = bridge::ensure(&mut nl, settings)?;
     let host = &lease.host_ifname;
-    match veth::create_pair(&mut nl, host, bridge_index, child_pid) {
+    let mac = bridge::mac_for(lease.addr);
+    match veth::create_pair(&mut nl, host, bridge_index, child_pid, mac) {
         Err(e) if e.errno() == Some(Errno::EEXIST) => {
             // The name is derived from the address and the lease on the
             // address is ours, so a link with this name is a leftover: the
@@ -27,7 +28,7 @@ pub fn attach(settings: &NetSettings, lease: &Lease, child_pid: i32) -> Result<(
             // its nsbox. Deleting it costs tens of milliseconds; the
             // allocator avoids the case unless an address was requested.
             veth::delete_by_name(&mut nl, host)?;
-            veth::create_pair(&mut nl, host, bridge_index, child_pid)
+            veth::create_pair(&mut nl, host, bridge_index, child_pid, mac)
         }
         outcome => outcome,
     }

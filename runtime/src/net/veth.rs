@@ -38,19 +38,21 @@ pub(crate) fn address_of_ifname(name: &str) -> Option<Ipv4Addr> {
 }
 
 /// Create the pair in one request: the host end `host` joins the bridge at
-/// `bridge_index` and comes up at once, and the peer is born as `eth0` in
-/// the network namespace of `pid` (moving it there afterwards would cost a
-/// second, much slower, namespace change).
+/// `bridge_index` and comes up at once, and the peer is born as `eth0`, with
+/// MAC `mac`, in the network namespace of `pid` (moving it there afterwards
+/// would cost a second, much slower, namespace change).
 pub(crate) fn create_pair(
     nl: &mut Netlink,
     host: &str,
     bridge_index: u32,
     pid: i32,
+    mac: [u8; 6],
 ) -> Result<(), NetError> {
     let mut peer = LinkMessage::default();
     peer.attributes = vec![
         LinkAttribute::IfName(CONTAINER_IFNAME.to_owned()),
         LinkAttribute::NetNsPid(pid as u32),
+        LinkAttribute::Address(mac.to_vec()),
     ];
     let mut link = LinkMessage::default();
     link.header.flags = LinkFlags::Up;

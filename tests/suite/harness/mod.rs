@@ -54,22 +54,31 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
-/// `nsbox run` with a unique name, read-only rootfs (tests share the
-/// fixture), and networking off unless a test turns it on.
-pub fn run(name: &str) -> assert_cmd::Command {
+/// `nsbox run` with a unique name and a read-only rootfs (tests share the
+/// fixture). Networking is off unless `extra` holds a `--net` of its own.
+pub fn run(name: &str, extra: &[&str]) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(NSBOX);
     cmd.env("NSBOX_ROOTFS", fixture_rootfs())
         .env_remove("RUST_LOG")
-        .args(["run", "--read-only", "--net", "none", "--name", name])
+        .args(base_args(name, extra))
         .timeout(Duration::from_secs(60));
     cmd
+}
+
+fn base_args<'a>(name: &'a str, extra: &'a [&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "--read-only", "--name", name];
+    if !extra.contains(&"--net") {
+        args.extend(["--net", "none"]);
+    }
+    args.extend(extra);
+    args
 }
 
 /// Runs `nsbox run --name NAME ARGS... -- COMMAND...` to completion and
 /// returns its output; `extra` go before the `--`.
 pub fn run_to_end(name: &str, extra: &[&str], command: &[&str]) -> Outcome {
-    let mut cmd = run(name);
-    cmd.args(extra).arg("--").args(command);
+    let mut cmd = run(name, extra);
+    cmd.arg("--").args(command);
     Outcome::from(
         cmd.output().expect("nsbox runs"),
         describe(name, extra, command),
@@ -84,11 +93,8 @@ pub fn sh(name: &str, script: &str) -> String {
 }
 
 fn describe(name: &str, extra: &[&str], command: &[&str]) -> String {
-    format!(
-        "{NSBOX} run --read-only --net none --name {name} {} -- {}",
-        extra.join(" "),
-        command.join(" ")
-    )
+    let args = base_args(name, extra).join(" ");
+    format!("{NSBOX} {args} -- {}", command.join(" "))
 }
 
 /// What a finished nsbox printed, with the command line that ran it.
@@ -161,8 +167,7 @@ pub fn spawn(name: &str, extra: &[&str], command: &[&str]) -> Running {
     let mut cmd = std::process::Command::new(NSBOX);
     cmd.env("NSBOX_ROOTFS", fixture_rootfs())
         .env_remove("RUST_LOG")
-        .args(["run", "--read-only", "--net", "none", "--name", name])
-        .args(extra)
+        .args(base_args(name, extra))
         .arg("--")
         .args(command)
         .stdin(Stdio::null())
@@ -360,4 +365,33 @@ pub fn has_descendant(root: i32, comm: &str) -> bool {
             }
             false
         })
+}
+
+/// The bridge nsbox attaches containers to.
+pub fn bridge() -> String {
+    std::env::var("NSBOX_BRIDGE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "nsbox0".into())
+}
+
+/// A running container's state record.
+pub fn record(name: &str) -> serde_json::Value {
+    let path = state_root()
+        .join("containers")
+        .join(name)
+        .join("state.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An HTTP client whose every connection is bound to nsbox's bridge
+/// (SO_BINDTODEVICE), so a missing route fails instead of leaving the host.
+pub fn bridge_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .interface(&bridge())
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client")
 }
