@@ -98,17 +98,18 @@ fn io<'a>(doing: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) ->
 /// up what its record names with [`Claim::stale_record`].
 pub fn claim(root: &Path, name: &str) -> Result<Claim, StateError> {
     let dir = containers_dir(root).join(name);
-    std::fs::create_dir_all(&dir).map_err(io("creating state directory", &dir))?;
     let lock_path = dir.join("lock");
     loop {
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(io("opening lock", &lock_path))?;
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .mode(0o600)
+                .open(&lock_path)
+        };
+        let lock = in_fresh_dir(&dir, open).map_err(io("opening lock", &lock_path))?;
         if !try_lock(&lock) {
             return Err(StateError::NameInUse(name.to_string()));
         }
@@ -146,13 +147,43 @@ impl Claim {
         std::fs::rename(&tmp, &path).map_err(io("renaming", &path))
     }
 
-    /// Removes the container's state; the name is free again.
+    /// Removes the container's state; the name is free again, and the
+    /// state root is left empty once no container remains.
     pub fn release(self) {
         for file in ["state.json", "state.json.tmp", "lock"] {
             let _ = std::fs::remove_file(self.dir.join(file));
         }
-        let _ = std::fs::remove_dir(&self.dir);
+        prune_empty_dirs(&self.dir, 3);
         drop(self.lock);
+    }
+}
+
+/// Removes `dir` and up to `levels - 1` of its parents, as long as each is
+/// empty; stops at the first that is not. Paired with [`in_fresh_dir`],
+/// which recreates what a concurrent prune removed.
+pub(crate) fn prune_empty_dirs(dir: &Path, levels: usize) {
+    for dir in dir.ancestors().take(levels) {
+        if std::fs::remove_dir(dir).is_err() {
+            return;
+        }
+    }
+}
+
+/// Creates `dir` (and its parents) and runs `create`, which makes a file in
+/// it. If a concurrent [`prune_empty_dirs`] removed the directory in between
+/// (`create` fails with NotFound), the directory is made again; once the
+/// file exists the directory is not empty and no prune can remove it.
+pub(crate) fn in_fresh_dir<T>(
+    dir: &Path,
+    mut create: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut attempts = 0;
+    loop {
+        std::fs::create_dir_all(dir)?;
+        match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 16 => attempts += 1,
+            outcome => return outcome,
+        }
     }
 }
 
@@ -161,20 +192,33 @@ fn read_record(dir: &Path) -> Option<Record> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// How long a state directory without a record may exist before it counts
+/// as stale: an nsbox holds the lock from the start but writes the record
+/// only after the clone, and a cleanup must not take a starting container's
+/// name in between.
+const UNRECORDED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The names of containers whose owner died without cleaning up: their lock
-/// is free. Claiming such a name takes it over.
+/// is free, and they have a record or are older than a starting container
+/// can be. Claiming such a name takes it over.
 pub fn stale_names(root: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(containers_dir(root)) else {
         return Vec::new();
     };
     let mut names = Vec::new();
     for entry in entries.flatten() {
-        let lock = entry.path().join("lock");
-        let free = match File::open(&lock) {
+        let dir = entry.path();
+        let recorded = dir.join("state.json").exists();
+        let old = std::fs::metadata(&dir)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > UNRECORDED_GRACE);
+        let free = match File::open(dir.join("lock")) {
             Ok(file) => try_lock(&file),
             Err(_) => true,
         };
-        if free {
+        if free && (recorded || old) {
             names.push(entry.file_name().to_string_lossy().into_owned());
         }
     }
@@ -210,7 +254,10 @@ mod tests {
             .unwrap();
         claim1.release();
         assert!(!is_live(root.path(), "web"));
-        assert!(!root.path().join("containers/web").exists());
+        assert!(
+            !root.path().join("containers").exists(),
+            "empty state directories stay"
+        );
         let again = claim(root.path(), "web").unwrap();
         assert!(again.stale_record().is_none());
         again.release();

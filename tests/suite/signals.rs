@@ -59,6 +59,15 @@ fn root_killing_nsbox_kills_the_container() {
         !std::path::Path::new(&format!("/proc/{init_pid}")).exists()
     });
     assert!(gone, "container init {init_pid} outlived nsbox");
+    // Its state stays until `nsbox cleanup` (or another run of that name)
+    // finds it stale. Tests run in parallel, so another test's cleanup may
+    // get there first: what counts is that nothing remains after ours.
+    let cleanup = std::process::Command::new(crate::harness::NSBOX)
+        .arg("cleanup")
+        .output()
+        .unwrap();
+    assert!(cleanup.status.success());
+    assert_nothing_left(&name);
 }
 
 /// The host PID of a running container's init, from its state record.

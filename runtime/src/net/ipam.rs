@@ -51,10 +51,17 @@ impl Lease {
         &self.path
     }
 
-    /// Give the address back: remove the lease file, then unlock it.
+    /// Give the address back: remove the lease file, then unlock it. The
+    /// lease directories go too once they are empty (`net/leases`, `net`
+    /// and the state directory itself), so no trace stays on the host.
     pub fn release(self) -> Result<(), NetError> {
         match fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                if let Some(dir) = self.path.parent() {
+                    crate::state::prune_empty_dirs(dir, 3);
+                }
+                Ok(())
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(NetError::Lease {
                 action: "remove lease file",
@@ -97,16 +104,11 @@ pub fn allocate(
         settings.check_address(addr)?;
     }
     let dir = settings.leases_dir();
-    fs::create_dir_all(&dir).map_err(|source| NetError::Lease {
-        action: "create lease directory",
-        path: dir.clone(),
-        source,
-    })?;
     let record = LeaseRecord {
         container: name.to_owned(),
         pid: std::process::id(),
     };
-    let claimant = Claimant::create(&dir, &record)?;
+    let claimant = create_claimant(&dir, &record)?;
     let addr = match requested {
         Some(addr) => match claimant.try_claim(&dir.join(addr.to_string()))? {
             None => addr,
@@ -122,6 +124,30 @@ pub fn allocate(
         container: name.to_owned(),
         path: dir.join(addr.to_string()),
         _lock: claimant.into_file(),
+    })
+}
+
+/// The claimant's temporary file, in a lease directory made (again) for it:
+/// a concurrent release may prune the directory once it is empty.
+fn create_claimant(dir: &Path, record: &LeaseRecord) -> Result<Claimant, NetError> {
+    let mut failure = None;
+    let made = crate::state::in_fresh_dir(dir, || match Claimant::create(dir, record) {
+        Ok(claimant) => Ok(claimant),
+        Err(e) => {
+            let kind = match &e {
+                NetError::Lease { source, .. } => source.kind(),
+                _ => io::ErrorKind::Other,
+            };
+            failure = Some(e);
+            Err(io::Error::from(kind))
+        }
+    });
+    made.map_err(|source| {
+        failure.take().unwrap_or_else(|| NetError::Lease {
+            action: "create lease directory",
+            path: dir.to_path_buf(),
+            source,
+        })
     })
 }
 
