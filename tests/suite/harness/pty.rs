@@ -13,6 +13,8 @@ pub struct Session {
     master: OwnedFd,
     /// Everything read from the terminal so far.
     pub seen: String,
+    /// Where the last expected text ended in `seen`.
+    cursor: usize,
 }
 
 impl Session {
@@ -39,6 +41,7 @@ impl Session {
             child,
             master: pty.master,
             seen: String::new(),
+            cursor: 0,
         }
     }
 
@@ -47,11 +50,15 @@ impl Session {
         nix::unistd::write(&self.master, bytes.as_bytes()).expect("write to terminal");
     }
 
-    /// Reads until the output seen so far (after `from`) contains `text`.
+    /// Reads until `text` shows after the previous expected text; later
+    /// calls search on from where this match ends.
     pub fn expect(&mut self, text: &str, within: Duration) {
-        let start = self.seen.len();
         let deadline = Instant::now() + within;
-        while !self.seen[start.min(self.seen.len())..].contains(text) {
+        loop {
+            if let Some(at) = self.seen[self.cursor..].find(text) {
+                self.cursor += at + text.len();
+                return;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
                 !left.is_zero(),
