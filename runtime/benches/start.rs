@@ -30,13 +30,19 @@ fn main() {
         eprintln!("start bench: needs root (it starts containers); nothing measured");
         std::process::exit(1);
     }
-    let runs: usize = std::env::var("NSBOX_BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let runs: usize = std::env::var("NSBOX_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let rootfs = std::env::var("NSBOX_ROOTFS").unwrap_or_else(|_| "/var/lib/nsbox/rootfs".into());
     let mut variants = variants(&rootfs);
     for variant in &variants {
         check_runs(variant);
     }
-    eprintln!("start bench: {runs} runs of {} variants, interleaved", variants.len());
+    eprintln!(
+        "start bench: {runs} runs of {} variants, interleaved",
+        variants.len()
+    );
     for _ in 0..runs {
         for variant in variants.iter_mut() {
             let start = Instant::now();
@@ -52,30 +58,74 @@ fn main() {
 fn variants(rootfs: &str) -> Vec<Variant> {
     let nsbox = PathBuf::from(env!("CARGO_BIN_EXE_nsbox"));
     let run = |extra: &[&str]| {
-        let mut args: Vec<String> = vec!["run".into(), "--read-only".into(), "--rootfs".into(), rootfs.into()];
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--read-only".into(),
+            "--rootfs".into(),
+            rootfs.into(),
+        ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args.extend(["--".into(), "/bin/true".into()]);
         args
     };
     let mut list = vec![
-        Variant { name: "nsbox --net none", program: nsbox.clone(), args: run(&["--net", "none"]), samples_us: vec![] },
-        Variant { name: "nsbox (bridge + veth)", program: nsbox.clone(), args: run(&[]), samples_us: vec![] },
+        Variant {
+            name: "nsbox --net none",
+            program: nsbox.clone(),
+            args: run(&["--net", "none"]),
+            samples_us: vec![],
+        },
+        Variant {
+            name: "nsbox (bridge + veth)",
+            program: nsbox.clone(),
+            args: run(&[]),
+            samples_us: vec![],
+        },
         Variant {
             name: "nsbox --net none + limits",
             program: nsbox,
-            args: run(&["--net", "none", "--memory", "64m", "--cpus", "1", "--pids", "100"]),
+            args: run(&[
+                "--net", "none", "--memory", "64m", "--cpus", "1", "--pids", "100",
+            ]),
             samples_us: vec![],
         },
     ];
-    let unshare_args = ["-m", "-p", "-f", "-u", "-i", "-n", "--mount-proc", &format!("--root={rootfs}"), "/bin/true"];
+    let unshare_args = [
+        "-m",
+        "-p",
+        "-f",
+        "-u",
+        "-i",
+        "-n",
+        "--mount-proc",
+        &format!("--root={rootfs}"),
+        "/bin/true",
+    ];
     if let Some(program) = find("unshare") {
         let args = unshare_args.iter().map(|s| s.to_string()).collect();
-        list.push(Variant { name: "unshare (reference)", program, args, samples_us: vec![] });
+        list.push(Variant {
+            name: "unshare (reference)",
+            program,
+            args,
+            samples_us: vec![],
+        });
     }
     if let Some(program) = find("bwrap") {
         let args = [
-            "--unshare-pid", "--unshare-uts", "--unshare-ipc", "--unshare-net", "--ro-bind", rootfs, "/", "--proc",
-            "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true",
+            "--unshare-pid",
+            "--unshare-uts",
+            "--unshare-ipc",
+            "--unshare-net",
+            "--ro-bind",
+            rootfs,
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "/bin/true",
         ];
         list.push(Variant {
             name: "bwrap (reference)",
@@ -97,7 +147,10 @@ fn find(program: &str) -> Option<PathBuf> {
 
 fn command(variant: &Variant) -> Command {
     let mut cmd = Command::new(&variant.program);
-    cmd.args(&variant.args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.args(&variant.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     cmd
 }
 
@@ -119,17 +172,34 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn report(variants: &mut [Variant]) {
     let mut rows = Vec::new();
-    println!("{:<28} {:>10} {:>10} {:>10}", "variant", "p10 ms", "median ms", "p90 ms");
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "variant", "p10 ms", "median ms", "p90 ms"
+    );
     for v in variants.iter_mut() {
         v.samples_us.sort_by(|a, b| a.total_cmp(b));
-        let (p10, p50, p90) =
-            (percentile(&v.samples_us, 10.0), percentile(&v.samples_us, 50.0), percentile(&v.samples_us, 90.0));
-        println!("{:<28} {:>10.2} {:>10.2} {:>10.2}", v.name, p10 / 1e3, p50 / 1e3, p90 / 1e3);
-        rows.push(serde_json::json!({"variant": v.name, "runs": v.samples_us.len(),
-            "p10_ms": p10 / 1e3, "median_ms": p50 / 1e3, "p90_ms": p90 / 1e3}));
+        let (p10, p50, p90) = (
+            percentile(&v.samples_us, 10.0),
+            percentile(&v.samples_us, 50.0),
+            percentile(&v.samples_us, 90.0),
+        );
+        println!(
+            "{:<28} {:>10.2} {:>10.2} {:>10.2}",
+            v.name,
+            p10 / 1e3,
+            p50 / 1e3,
+            p90 / 1e3
+        );
+        rows.push(
+            serde_json::json!({"variant": v.name, "runs": v.samples_us.len(),
+            "p10_ms": p10 / 1e3, "median_ms": p50 / 1e3, "p90_ms": p90 / 1e3}),
+        );
     }
     let median = |name: &str| {
-        variants.iter().find(|v| v.name == name).map(|v| percentile(&v.samples_us, 50.0) / 1e3)
+        variants
+            .iter()
+            .find(|v| v.name == name)
+            .map(|v| percentile(&v.samples_us, 50.0) / 1e3)
     };
     let base = median("nsbox --net none").unwrap_or(f64::NAN);
     let mut derived = serde_json::Map::new();
@@ -138,20 +208,44 @@ fn report(variants: &mut [Variant]) {
         derived.insert(key.to_string(), value.into());
     };
     if let Some(net) = median("nsbox (bridge + veth)") {
-        line("network_cost_ms", format!("networking adds {:.2} ms to a start (target: under 10 ms)", net - base), net - base);
+        line(
+            "network_cost_ms",
+            format!(
+                "networking adds {:.2} ms to a start (target: under 10 ms)",
+                net - base
+            ),
+            net - base,
+        );
     }
     if let Some(lim) = median("nsbox --net none + limits") {
-        line("limits_cost_ms", format!("cgroup limits add {:.2} ms to a start (target: under 1 ms)", lim - base), lim - base);
+        line(
+            "limits_cost_ms",
+            format!(
+                "cgroup limits add {:.2} ms to a start (target: under 1 ms)",
+                lim - base
+            ),
+            lim - base,
+        );
     }
     for reference in ["unshare (reference)", "bwrap (reference)"] {
         if let Some(r) = median(reference) {
             let key = format!("nsbox_over_{}", reference.split(' ').next().unwrap());
-            line(&key, format!("nsbox --net none takes {:.2}x the time of {reference}", base / r), base / r);
+            line(
+                &key,
+                format!(
+                    "nsbox --net none takes {:.2}x the time of {reference}",
+                    base / r
+                ),
+                base / r,
+            );
         }
     }
     let out = serde_json::json!({"bench": "start", "variants": rows, "derived": derived,
         "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()});
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join("start.json"), serde_json::to_vec_pretty(&out).unwrap());
+    let _ = std::fs::write(
+        dir.join("start.json"),
+        serde_json::to_vec_pretty(&out).unwrap(),
+    );
 }

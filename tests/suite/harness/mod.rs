@@ -113,12 +113,20 @@ pub struct Outcome {
 impl Outcome {
     /// From a finished process.
     pub fn from(out: std::process::Output, command: String) -> Outcome {
-        Outcome {
+        let outcome = Outcome {
             command,
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        };
+        outcome.record_evidence();
+        outcome
+    }
+
+    /// Prints the run to the test's captured output, which nextest keeps in
+    /// its JUnit report: the evidence the requirements report quotes.
+    pub fn record_evidence(&self) {
+        println!("=== evidence ===\n{self}\n=== end evidence ===");
     }
 
     /// Panics with the whole story unless the exit status is `code`.
@@ -160,6 +168,8 @@ pub struct Running {
     pub stdout: BufReader<ChildStdout>,
     /// The container's name.
     pub name: String,
+    /// The command line, for reports.
+    pub command: String,
 }
 
 /// Starts `nsbox run` in the background with `extra` options and `command`.
@@ -179,6 +189,7 @@ pub fn spawn(name: &str, extra: &[&str], command: &[&str]) -> Running {
         child,
         stdout,
         name: name.to_string(),
+        command: describe(name, extra, command),
     }
 }
 
@@ -236,13 +247,14 @@ impl Running {
                 }
                 let code = std::os::unix::process::ExitStatusExt::into_raw(status);
                 let code = status.code().unwrap_or(128 + (code & 0x7f));
-                let command = format!("nsbox run --name {} ...", self.name);
-                return Outcome {
-                    command,
+                let outcome = Outcome {
+                    command: self.command.clone(),
                     code,
                     stdout,
                     stderr,
                 };
+                outcome.record_evidence();
+                return outcome;
             }
             assert!(
                 Instant::now() < deadline,
