@@ -29,11 +29,87 @@ pub struct Cli {
 /// nsbox's verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a command (default /bin/sh) in a new container and wait for it.
+    /// Run a command (default /bin/sh) in a new container and wait for it
+    /// (or, with -d, return once it runs).
     Run(Box<RunArgs>),
+    /// Run a command inside a running container.
+    Exec {
+        /// Give the command a terminal (needs one on stdin).
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Accepted for docker users; stdin is always passed on.
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// The container.
+        name: String,
+        /// The command and its arguments.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// List containers: running, exited (kept until rm) and dead.
+    #[command(alias = "ps", alias = "ls")]
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a detached container's output.
+    Logs {
+        /// Keep printing until the container ends.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// The container.
+        name: String,
+    },
+    /// Stop a container: SIGTERM, then SIGKILL after a timeout.
+    Stop {
+        /// Seconds to wait before SIGKILL.
+        #[arg(short = 't', long, default_value_t = 10)]
+        time: u64,
+        /// The containers.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Send a signal (default SIGKILL) to a container.
+    Kill {
+        /// The signal, e.g. TERM, SIGUSR1 or 15.
+        #[arg(short = 's', long, default_value = "KILL")]
+        signal: String,
+        /// The container.
+        name: String,
+    },
+    /// Remove stopped containers (with -f, running ones too).
+    Rm {
+        /// Kill a running container first; an unknown name is no error.
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// The containers.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Print a container's configuration and state as JSON.
+    Inspect {
+        /// The container.
+        name: String,
+    },
     /// Remove what killed nsbox processes left behind (state, cgroups,
     /// address leases, links).
     Cleanup,
+}
+
+/// Parses a signal name (`TERM`, `SIGTERM`, `term`) or number.
+pub fn parse_signal(text: &str) -> Option<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    if let Ok(n) = text.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).ok();
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    nix::sys::signal::Signal::from_str(&name).ok()
 }
 
 /// `nsbox run` options.
@@ -51,6 +127,10 @@ pub struct RunArgs {
     /// Mount the rootfs read-only (/tmp, /dev and /proc stay writable).
     #[arg(long)]
     pub read_only: bool,
+    /// Run in the background under a monitor; print the name once it runs.
+    /// Output goes to the container's log (`nsbox logs`).
+    #[arg(short = 'd', long)]
+    pub detach: bool,
     /// Network: "bridge" (a veth on nsbox's bridge) or "none" (loopback only).
     #[arg(long, value_name = "MODE", default_value = "bridge", value_parser = ["bridge", "none"])]
     pub net: String,
@@ -137,7 +217,7 @@ impl RunArgs {
             false => self.command,
         };
         config::check_command(&rootfs, &command[0])?;
-        let tty = std::io::stdin().is_terminal();
+        let tty = !self.detach && std::io::stdin().is_terminal();
         let env = config::default_env(&hostname, tty);
         Ok(ContainerConfig {
             name,
@@ -165,12 +245,22 @@ pub fn default_rootfs() -> PathBuf {
 mod tests {
     use super::*;
 
+    #[test]
+    fn signals_by_name_or_number() {
+        use nix::sys::signal::Signal;
+        assert_eq!(parse_signal("TERM"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("sigusr1"), Some(Signal::SIGUSR1));
+        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("NOPE"), None);
+        assert_eq!(parse_signal("99"), None);
+    }
+
     fn parse(args: &[&str]) -> Result<ContainerConfig, UsageError> {
         let mut argv = vec!["nsbox", "run"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).expect("arguments parse").command {
             Command::Run(run) => run.into_config(),
-            Command::Cleanup => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

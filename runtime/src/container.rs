@@ -11,12 +11,13 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use tracing::{debug, warn};
 
-use crate::cgroups::{self, Cgroup, Layout};
+use crate::cgroups::{self, Cgroup};
 use crate::config::ContainerConfig;
+use crate::detach::Detach;
 use crate::init::{self, InitArgs};
 use crate::namespaces::{self, Side};
 use crate::net::{self, Lease, NetMode, NetSettings};
-use crate::state::{self, Claim, Record};
+use crate::state::{self, Claim, Record, Status};
 use crate::sync::{self, Outcome};
 use crate::{pty, supervise};
 
@@ -76,12 +77,15 @@ pub struct Ended {
     pub oom_kills: u64,
 }
 
-/// What exists on the host for one container; dropping it removes it all.
+/// What exists on the host for one container; dropping it removes it all,
+/// except the state of a detached container that ran: its final record
+/// and log stay for `nsbox list`, `logs` and `rm`.
 #[derive(Default)]
 struct Made {
     claim: Option<Claim>,
     cgroup: Option<Cgroup>,
     lease: Option<Lease>,
+    keep: Option<Record>,
 }
 
 impl Drop for Made {
@@ -97,7 +101,17 @@ impl Drop for Made {
             }
         }
         if let Some(claim) = self.claim.take() {
-            claim.release();
+            match self.keep.take() {
+                Some(record) => {
+                    if let Err(e) = claim.keep(&record) {
+                        warn!(
+                            "cannot record the container's end: {}",
+                            crate::error_chain(&e)
+                        );
+                    }
+                }
+                None => claim.release(),
+            }
         }
     }
 }
@@ -117,8 +131,11 @@ impl Drop for InitProcess {
     }
 }
 
-/// Runs a container to its end and returns how it ended.
-pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
+/// Runs a container to its end and returns how it ended. With `detach`,
+/// this process is the container's monitor: the container's output goes to
+/// its log, `detach` hears once the command runs, and the state is kept
+/// after the end.
+pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, StartError> {
     let state_root = state::state_root();
 
     // 1. Preflight, on the host: every refusal happens before anything exists.
@@ -140,7 +157,12 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
     // 2. Claim the name; the lock lives as long as this process.
     let mut made = Made::default();
     made.claim = Some(state::claim(&state_root, &config.name)?);
-    clean_stale_claim(made.claim.as_ref(), layout.as_ref());
+    if let Some(stale) = made.claim.as_ref().and_then(Claim::stale_record) {
+        clean_dead(&stale);
+    }
+    if let (Some(detach), Some(claim)) = (detach, &made.claim) {
+        detach.redirect_output(claim.dir())?;
+    }
 
     // 3. The cgroup, with its limits written, before any process is in it.
     if let Some(layout) = &layout {
@@ -186,8 +208,9 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
         net::attach(settings, lease, init.pid.as_raw())?;
         debug!(address = %lease.addr, link = %lease.host_ifname, "container address");
     }
+    let mut record = record(config, init.pid, &made, detach.is_some());
     if let Some(claim) = &made.claim {
-        claim.write_record(&record(config, init.pid, &made))?;
+        claim.write_record(&record)?;
     }
 
     // 8. Release the init: it finishes the setup inside and execs the command.
@@ -195,6 +218,9 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
     let (outcome, master) = host_end.wait_outcome()?;
     if let Outcome::Failed { exit_code, message } = outcome {
         return Err(StartError::Inside { exit_code, message });
+    }
+    if let Some(detach) = detach {
+        detach.report_started(&config.name);
     }
 
     // 9. Supervise until the init exits, relaying the terminal if any.
@@ -213,33 +239,47 @@ pub fn run(config: &ContainerConfig) -> Result<Ended, StartError> {
         .as_ref()
         .and_then(|c| c.oom_kills().ok())
         .unwrap_or(0);
+    if detach.is_some() {
+        record.status = Status::Exited {
+            code: exit_code,
+            oom_kills,
+        };
+        made.keep = Some(record);
+    }
     Ok(Ended {
         exit_code,
         oom_kills,
     })
 }
 
-fn block_signals() -> Result<SignalFd, StartError> {
+pub(crate) fn block_signals() -> Result<SignalFd, StartError> {
     let set = init::handled_signals();
     set.thread_block().map_err(StartError::Signals)?;
     SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(StartError::Signals)
 }
 
-/// A container whose nsbox was killed left its record; remove what it names.
-fn clean_stale_claim(claim: Option<&Claim>, layout: Option<&Layout>) {
-    let Some(record) = claim.and_then(Claim::stale_record) else {
+/// A container whose nsbox was killed left its record: remove its cgroup.
+/// (Its lease is stale and its veth went with its namespace.)
+pub(crate) fn clean_dead(record: &Record) {
+    debug!(name = %record.name, "cleaning up after a dead container of the same name");
+    if record.cgroups.is_empty() {
         return;
-    };
-    debug!(name = %record.name, "cleaning up after a stale container of the same name");
-    if let Some(cgroup) = layout.and_then(|l| Cgroup::open(l, &record.name)) {
+    }
+    if let Some(cgroup) = cgroups::detect()
+        .ok()
+        .and_then(|l| Cgroup::open(&l, &record.name))
+    {
         let _ = cgroup.remove();
     }
 }
 
-fn record(config: &ContainerConfig, pid: Pid, made: &Made) -> Record {
+fn record(config: &ContainerConfig, pid: Pid, made: &Made, detached: bool) -> Record {
     Record {
         name: config.name.clone(),
         pid: pid.as_raw(),
+        init_start: crate::lifecycle::start_time(pid.as_raw()).unwrap_or(0),
+        detached,
+        status: Status::Running,
         owner_pid: std::process::id(),
         hostname: config.hostname.clone(),
         rootfs: config.rootfs.clone(),
@@ -255,30 +295,4 @@ fn record(config: &ContainerConfig, pid: Pid, made: &Made) -> Record {
             .map(|d| d.as_secs())
             .unwrap_or(0),
     }
-}
-
-/// Removes what killed nsbox processes left behind: state of dead
-/// containers, their cgroups, and unused address leases and links.
-pub fn cleanup_stale() -> Vec<String> {
-    let root = state::state_root();
-    let mut removed = Vec::new();
-    for name in state::stale_names(&root) {
-        if let Ok(claim) = state::claim(&root, &name) {
-            clean_stale_claim(Some(&claim), cgroups::detect().ok().as_ref());
-            claim.release();
-            removed.push(format!("state of container {name:?}"));
-        }
-    }
-    if let Ok(layout) = cgroups::detect() {
-        let live = |name: &str| state::is_live(&root, name);
-        if let Ok(paths) = cgroups::remove_stale(&layout, &live) {
-            removed.extend(paths.iter().map(|p| format!("cgroup {}", p.display())));
-        }
-    }
-    if let Ok(settings) = NetSettings::from_env(&root) {
-        if let Ok(items) = net::remove_stale(&settings) {
-            removed.extend(items);
-        }
-    }
-    removed
 }

@@ -9,7 +9,7 @@
 //! When it exits, the kernel kills whatever is left in the namespace.
 
 use std::ffi::CString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, SigSet, Signal};
@@ -59,7 +59,7 @@ pub struct InitArgs<'a> {
 
 /// Why the setup inside failed; the message goes to the host.
 #[derive(Debug, thiserror::Error)]
-enum InitError {
+pub(crate) enum InitError {
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
     #[error("entering a cgroup namespace")]
@@ -88,6 +88,7 @@ pub fn main(args: InitArgs<'_>) -> ! {
         libc::prctl(libc::PR_SET_NAME, c"nsbox-init".as_ptr(), 0, 0, 0);
     }
     show_as_init();
+    close_inherited_fds(&args.channel);
     let code = match start(&args) {
         Ok(command) => reap_until_exit(command),
         Err((code, err)) => {
@@ -131,6 +132,21 @@ fn show_as_init() {
     area[..NAME.len()].copy_from_slice(NAME);
 }
 
+/// Closes every descriptor the init inherited from nsbox except the standard
+/// ones and the handshake socket: locks, leases, pipes and signalfds belong
+/// to nsbox on the host, not to a process inside the container.
+fn close_inherited_fds(channel: &Channel) {
+    let keep = channel.as_raw_fd() as u32;
+    // SAFETY: close_range only closes descriptors of this process, none of
+    // which the init uses besides those kept.
+    unsafe {
+        if keep > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+    }
+}
+
 fn start(args: &InitArgs<'_>) -> Result<Pid, (i32, InitError)> {
     let fail = |e: InitError| (125, e);
     args.channel.wait_release().map_err(|e| fail(e.into()))?;
@@ -165,7 +181,7 @@ fn start(args: &InitArgs<'_>) -> Result<Pid, (i32, InitError)> {
 /// Forks the command as PID 2 and execs it. Returns once the exec is known
 /// to have succeeded; an exec failure comes back through a close-on-exec
 /// pipe as the errno, and becomes exit code 127 or 126.
-fn spawn_command(
+pub(crate) fn spawn_command(
     config: &ContainerConfig,
     terminal: Option<&pty::Terminal>,
 ) -> Result<Pid, (i32, InitError)> {
@@ -249,7 +265,7 @@ fn exec_command(
 /// The init's life after the start: forward signals to the command, reap
 /// every child (orphans are reparented to us), and exit with the command's
 /// status once it is gone: its exit code, or 128 + the signal that killed it.
-fn reap_until_exit(command: Pid) -> i32 {
+pub(crate) fn reap_until_exit(command: Pid) -> i32 {
     let signals = handled_signals();
     loop {
         let sig = match signals.wait() {

@@ -1,19 +1,22 @@
-//! The `nsbox` command: parse, check, run, and turn every outcome into one
+//! The `nsbox` command: parse, check, act, and turn every outcome into one
 //! line on stderr and a documented exit status.
 //!
-//! Exit status: the command's own status; 128 + N when it was killed by
-//! signal N; 125 when nsbox itself failed (bad input included); 126 when
-//! the command cannot be executed; 127 when it is not found.
+//! Exit status: for `run` and `exec`, the command's own status; 128 + N when
+//! it was killed by signal N; 125 when nsbox itself failed (bad input
+//! included); 126 when the command cannot be executed; 127 when it is not
+//! found. The other verbs exit 0 or 125.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
-use nsbox::cli::{Cli, Command, RunArgs};
-use nsbox::{container, error_chain};
+use nsbox::cli::{parse_signal, Cli, Command, RunArgs};
+use nsbox::{container, detach, error_chain, exec, lifecycle, state};
 use tracing_subscriber::EnvFilter;
 
 /// nsbox's own failures, as docker and podman number them.
-const EXIT_NSBOX_FAILED: u8 = 125;
+const EXIT_NSBOX_FAILED: i32 = 125;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -25,33 +28,60 @@ fn main() -> ExitCode {
         }
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(EXIT_NSBOX_FAILED);
+            return ExitCode::from(EXIT_NSBOX_FAILED as u8);
         }
     };
     init_tracing(cli.debug);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("nsbox: must run as root (namespaces, mounts and cgroups need it)");
+        return ExitCode::from(EXIT_NSBOX_FAILED as u8);
+    }
+    let root = state::state_root();
     let code = match cli.command {
         Command::Run(args) => run(*args),
-        Command::Cleanup => cleanup(),
+        Command::Exec {
+            name, command, tty, ..
+        } => match exec::exec(&root, &name, command, tty) {
+            Ok(code) => code,
+            Err(err) => fail(
+                &format!("cannot exec in container {name:?}"),
+                &err,
+                err.exit_code(),
+            ),
+        },
+        other => manage(&root, other),
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }
 
 fn run(args: RunArgs) -> i32 {
     let name = args.name.clone();
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("nsbox: must run as root (namespaces, mounts and cgroups need it)");
-        return EXIT_NSBOX_FAILED.into();
-    }
+    let detached = args.detach;
     let config = match args.into_config() {
         Ok(config) => config,
         Err(err) => {
             let what = name.map(|n| format!(" {n:?}")).unwrap_or_default();
-            eprintln!("nsbox: cannot start container{what}: {}", error_chain(&err));
-            return err.exit_code();
+            return fail(
+                &format!("cannot start container{what}"),
+                &err,
+                err.exit_code(),
+            );
         }
     };
-    match container::run(&config) {
+    if detached {
+        return match detach::start(&config) {
+            Ok(name) => {
+                println!("{name}");
+                0
+            }
+            Err((code, message)) => {
+                eprintln!("nsbox: cannot start container {:?}: {message}", config.name);
+                code
+            }
+        };
+    }
+    match container::run(&config, None) {
         Ok(ended) => {
             if ended.oom_kills > 0 {
                 let limit = config.limits.memory.map(format_bytes).unwrap_or_default();
@@ -62,27 +92,92 @@ fn run(args: RunArgs) -> i32 {
             }
             ended.exit_code
         }
-        Err(err) => {
-            eprintln!(
-                "nsbox: cannot start container {:?}: {}",
-                config.name,
-                error_chain(&err)
-            );
-            err.exit_code()
-        }
+        Err(err) => fail(
+            &format!("cannot start container {:?}", config.name),
+            &err,
+            err.exit_code(),
+        ),
     }
 }
 
-fn cleanup() -> i32 {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("nsbox: must run as root to clean up");
-        return EXIT_NSBOX_FAILED.into();
+/// The verbs that manage existing containers; all exit 0 or 125.
+fn manage(root: &Path, command: Command) -> i32 {
+    let result = match command {
+        Command::List { json } => {
+            list(root, json);
+            Ok(())
+        }
+        Command::Logs { follow, name } => {
+            lifecycle::logs(root, &name, follow, &mut std::io::stdout())
+        }
+        Command::Stop { time, names } => names.iter().try_for_each(|n| {
+            lifecycle::stop(root, n, Duration::from_secs(time)).map(|_| println!("{n}"))
+        }),
+        Command::Kill { signal, name } => match parse_signal(&signal) {
+            Some(sig) => lifecycle::kill(root, &name, sig),
+            None => {
+                eprintln!("nsbox: kill: unknown signal {signal:?}");
+                return EXIT_NSBOX_FAILED;
+            }
+        },
+        Command::Rm { force, names } => names
+            .iter()
+            .try_for_each(|n| lifecycle::rm(root, n, force).map(|_| println!("{n}"))),
+        Command::Inspect { name } => lifecycle::inspect(root, &name).map(|value| {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON values serialise")
+            );
+        }),
+        Command::Cleanup => {
+            for item in lifecycle::cleanup(root) {
+                println!("removed {item}");
+            }
+            Ok(())
+        }
+        Command::Run(_) | Command::Exec { .. } => unreachable!("handled by main"),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(err) => fail("", &err, EXIT_NSBOX_FAILED),
     }
-    for item in container::cleanup_stale() {
-        println!("removed {item}");
+}
+
+fn list(root: &Path, json: bool) {
+    let rows = lifecycle::list_rows(root);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("JSON values serialise")
+        );
+        return;
     }
-    0
+    println!(
+        "{:<24} {:<30} {:>8} {:<16} {:>8}  COMMAND",
+        "NAME", "STATUS", "PID", "ADDRESS", "AGE"
+    );
+    for row in rows {
+        let text = |key: &str| row[key].as_str().unwrap_or("-").to_string();
+        let age = row["age_seconds"].as_u64().unwrap_or(0);
+        println!(
+            "{:<24} {:<30} {:>8} {:<16} {:>7}s  {}",
+            text("name"),
+            text("status"),
+            row["pid"],
+            text("address"),
+            age,
+            text("command")
+        );
+    }
+}
+
+/// Prints `nsbox: WHAT: ERROR` (or `nsbox: ERROR`) and returns `code`.
+fn fail(what: &str, err: &dyn std::error::Error, code: i32) -> i32 {
+    match what {
+        "" => eprintln!("nsbox: {}", error_chain(err)),
+        what => eprintln!("nsbox: {what}: {}", error_chain(err)),
+    }
+    code
 }
 
 fn format_bytes(bytes: u64) -> String {

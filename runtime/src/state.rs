@@ -28,6 +28,12 @@ pub enum StateError {
     /// A container of that name is running.
     #[error("a container named {0:?} is already running")]
     NameInUse(String),
+    /// An exited container of that name is kept until `nsbox rm`.
+    #[error("an exited container named {0:?} exists; remove it with `nsbox rm {0}`")]
+    NameKept(String),
+    /// No container of that name exists.
+    #[error("no container named {0:?}")]
+    NoSuchContainer(String),
     /// A file under the state root could not be used.
     #[error("{doing} {path}")]
     Io {
@@ -41,13 +47,36 @@ pub enum StateError {
     },
 }
 
-/// What is recorded of a running container.
+/// What the record says of a container's life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state")]
+pub enum Status {
+    /// Started and, as far as the record knows, running.
+    #[default]
+    Running,
+    /// Ended; the record is kept until `nsbox rm` (detached containers).
+    Exited {
+        /// The command's exit code, or 128 + the signal that killed it.
+        code: i32,
+        /// How many processes the memory cgroup killed.
+        oom_kills: u64,
+    },
+}
+
+/// What is recorded of a container.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Record {
     /// The container's name.
     pub name: String,
     /// The host PID of the container's init.
     pub pid: i32,
+    /// The init's start time (field 22 of /proc/PID/stat), which tells it
+    /// from a later process that reuses its PID.
+    pub init_start: u64,
+    /// Whether it runs detached, with its output in its log.
+    pub detached: bool,
+    /// Running or exited.
+    pub status: Status,
     /// The host PID of the nsbox process that owns it.
     pub owner_pid: u32,
     /// The hostname inside.
@@ -64,6 +93,77 @@ pub struct Record {
     pub cgroups: Vec<PathBuf>,
     /// Seconds since the epoch at creation.
     pub created: u64,
+}
+
+/// A container as seen now: its record and whether it really runs.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The last record written.
+    pub record: Record,
+    /// What is true now.
+    pub life: Life,
+}
+
+/// Whether a container runs, ended, or lost its nsbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    /// Its nsbox holds the lock: it runs.
+    Running,
+    /// It ended and its record was kept.
+    Exited {
+        /// The exit code.
+        code: i32,
+        /// OOM kills seen.
+        oom_kills: u64,
+    },
+    /// Its nsbox was killed: the container died with it, and what it held
+    /// waits for `nsbox rm` or `nsbox cleanup`.
+    Dead,
+}
+
+impl Life {
+    /// The word `nsbox list` shows.
+    pub fn describe(&self) -> String {
+        match self {
+            Life::Running => "running".into(),
+            Life::Exited { code, oom_kills: 0 } => format!("exited ({code})"),
+            Life::Exited { code, .. } => format!("exited ({code}, out of memory)"),
+            Life::Dead => "dead (its nsbox was killed)".into(),
+        }
+    }
+}
+
+/// The directory of container `name`.
+pub fn container_dir(root: &Path, name: &str) -> PathBuf {
+    containers_dir(root).join(name)
+}
+
+/// Container `name` as it is now, if it exists.
+pub fn observe(root: &Path, name: &str) -> Option<Observed> {
+    let dir = container_dir(root, name);
+    let record = read_record(&dir)?;
+    let life = if is_live(root, name) {
+        Life::Running
+    } else {
+        match record.status {
+            Status::Exited { code, oom_kills } => Life::Exited { code, oom_kills },
+            Status::Running => Life::Dead,
+        }
+    };
+    Some(Observed { record, life })
+}
+
+/// Every container with a record, oldest first.
+pub fn observe_all(root: &Path) -> Vec<Observed> {
+    let Ok(entries) = std::fs::read_dir(containers_dir(root)) else {
+        return Vec::new();
+    };
+    let mut all: Vec<Observed> = entries
+        .flatten()
+        .filter_map(|e| observe(root, &e.file_name().to_string_lossy()))
+        .collect();
+    all.sort_by(|a, b| (a.record.created, &a.record.name).cmp(&(b.record.created, &b.record.name)));
+    all
 }
 
 /// The state root from the environment or the default.
@@ -93,10 +193,24 @@ fn io<'a>(doing: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) ->
     }
 }
 
-/// Claims `name`: fails with [`StateError::NameInUse`] if a live nsbox holds
-/// it. A stale directory (its owner died) is taken over; the caller cleans
-/// up what its record names with [`Claim::stale_record`].
+/// Claims `name` for a new container: fails with [`StateError::NameInUse`]
+/// if a live nsbox holds it, and with [`StateError::NameKept`] if an exited
+/// container of that name is kept. A dead one's directory (its owner died)
+/// is taken over; the caller cleans up what its record names with
+/// [`Claim::stale_record`].
 pub fn claim(root: &Path, name: &str) -> Result<Claim, StateError> {
+    let claim = claim_any(root, name)?;
+    match claim.stale_record() {
+        Some(Record {
+            status: Status::Exited { .. },
+            ..
+        }) => Err(StateError::NameKept(name.to_string())),
+        _ => Ok(claim),
+    }
+}
+
+/// Claims `name` whatever its record says, to remove it or clean it up.
+pub fn claim_any(root: &Path, name: &str) -> Result<Claim, StateError> {
     let dir = containers_dir(root).join(name);
     let lock_path = dir.join("lock");
     loop {
@@ -147,10 +261,21 @@ impl Claim {
         std::fs::rename(&tmp, &path).map_err(io("renaming", &path))
     }
 
+    /// The container's state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the final record and gives up the lock, keeping the state
+    /// (record and log) for `nsbox list`, `logs` and `rm`.
+    pub fn keep(self, record: &Record) -> Result<(), StateError> {
+        self.write_record(record)
+    }
+
     /// Removes the container's state; the name is free again, and the
     /// state root is left empty once no container remains.
     pub fn release(self) {
-        for file in ["state.json", "state.json.tmp", "lock"] {
+        for file in ["state.json", "state.json.tmp", "log", "lock"] {
             let _ = std::fs::remove_file(self.dir.join(file));
         }
         prune_empty_dirs(&self.dir, 3);
@@ -199,8 +324,9 @@ fn read_record(dir: &Path) -> Option<Record> {
 const UNRECORDED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The names of containers whose owner died without cleaning up: their lock
-/// is free, and they have a record or are older than a starting container
-/// can be. Claiming such a name takes it over.
+/// is free, their record does not say they exited, and they have a record
+/// or are older than a starting container can be. Claiming such a name
+/// takes it over.
 pub fn stale_names(root: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(containers_dir(root)) else {
         return Vec::new();
@@ -208,7 +334,17 @@ pub fn stale_names(root: &Path) -> Vec<String> {
     let mut names = Vec::new();
     for entry in entries.flatten() {
         let dir = entry.path();
-        let recorded = dir.join("state.json").exists();
+        let record = read_record(&dir);
+        if matches!(
+            record,
+            Some(Record {
+                status: Status::Exited { .. },
+                ..
+            })
+        ) {
+            continue;
+        }
+        let recorded = record.is_some();
         let old = std::fs::metadata(&dir)
             .and_then(|m| m.modified())
             .ok()

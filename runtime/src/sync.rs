@@ -82,6 +82,12 @@ pub fn pair() -> Result<(Channel, Channel), SyncError> {
     Ok((Channel { fd: host }, Channel { fd: init }))
 }
 
+impl std::os::fd::AsRawFd for Channel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 impl Channel {
     /// Host side: let the init go on with the setup.
     pub fn release(&self) -> Result<(), SyncError> {

@@ -8,24 +8,19 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::harness::{
-    assert_nothing_left, eventually, fixture_rootfs, record, require_root, run_to_end, spawn,
-    state_root, unique, NSBOX,
+    assert_nothing_left, eventually, fixture_rootfs, index_exists, lease_held_by, link_index,
+    record, require_root, run_to_end, spawn, state_root, unique, NSBOX,
 };
 
 const NET: &[&str] = &["--net", "bridge"];
 const WAIT: Duration = Duration::from_secs(15);
 
-fn link_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
-}
-
-fn lease_exists(addr: &str) -> bool {
-    let ip = addr.split('/').next().unwrap();
-    state_root().join("net/leases").join(ip).exists()
-}
-
 /// Starts a networked container that waits; returns it with its host link and address.
-fn start_waiting(name: &str, extra: &[&str]) -> (crate::harness::Running, String, String) {
+/// The link is returned by name and interface index.
+fn start_waiting(
+    name: &str,
+    extra: &[&str],
+) -> (crate::harness::Running, (String, String), String) {
     let mut running = spawn(
         name,
         &[NET, extra].concat(),
@@ -35,22 +30,23 @@ fn start_waiting(name: &str, extra: &[&str]) -> (crate::harness::Running, String
     let rec = record(name);
     let link = rec["host_link"].as_str().unwrap().to_string();
     let addr = rec["address"].as_str().unwrap().to_string();
-    assert!(link_exists(&link), "host link {link} missing while running");
+    let index =
+        link_index(&link).unwrap_or_else(|| panic!("host link {link} missing while running"));
     assert!(link.len() <= 15, "host link name {link} too long");
-    assert!(lease_exists(&addr));
-    (running, link, addr)
+    assert!(lease_held_by(&addr, name), "no lease on {addr} for {name}");
+    (running, (link, index), addr)
 }
 
 #[test]
 fn root_veth_and_address_are_released_after_a_normal_exit() {
     require_root();
     let name = unique("netexit");
-    let (running, link, addr) = start_waiting(&name, &[]);
+    let (running, (link, index), addr) = start_waiting(&name, &[]);
     running.signal(Signal::SIGTERM);
     running.wait(WAIT).assert_code(143);
-    assert!(!lease_exists(&addr), "lease {addr} held after exit");
+    assert!(!lease_held_by(&addr, &name), "lease {addr} held after exit");
     assert!(
-        eventually(WAIT, || !link_exists(&link)),
+        eventually(WAIT, || !index_exists(&index)),
         "veth {link} left after exit"
     );
     assert_nothing_left(&name);
@@ -99,7 +95,7 @@ fn root_nothing_is_left_after_a_failed_start() {
 fn root_cleanup_removes_what_a_killed_nsbox_left() {
     require_root();
     let name = unique("netkill");
-    let (running, link, addr) = start_waiting(&name, &["--memory", "64m"]);
+    let (running, (link, index), addr) = start_waiting(&name, &["--memory", "64m"]);
     let init = record(&name)["pid"].as_i64().unwrap();
     running.signal(Signal::SIGKILL);
     running.wait(WAIT);
@@ -116,9 +112,12 @@ fn root_cleanup_removes_what_a_killed_nsbox_left() {
         "nsbox cleanup failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!lease_exists(&addr), "lease {addr} left after cleanup");
     assert!(
-        eventually(WAIT, || !link_exists(&link)),
+        !lease_held_by(&addr, &name),
+        "lease {addr} left after cleanup"
+    );
+    assert!(
+        eventually(WAIT, || !index_exists(&index)),
         "veth {link} left after cleanup"
     );
     assert_nothing_left(&name);

@@ -226,6 +226,7 @@ pub(crate) fn remove_stale_leases(settings: &NetSettings) -> Result<Vec<String>,
             }
         }
     }
+    crate::state::prune_empty_dirs(&dir, 3);
     Ok(removed)
 }
 

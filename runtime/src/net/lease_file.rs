@@ -63,6 +63,10 @@ struct TempName(PathBuf);
 impl Drop for TempName {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
+        // A failed claim may have been the last file in the directory.
+        if let Some(dir) = self.0.parent() {
+            crate::state::prune_empty_dirs(dir, 3);
+        }
     }
 }
 

@@ -407,3 +407,106 @@ pub fn bridge_client() -> reqwest::blocking::Client {
         .build()
         .expect("HTTP client")
 }
+
+/// Runs `nsbox ARGS...` (any verb) to completion; returns its outcome.
+pub fn nsbox(args: &[&str]) -> Outcome {
+    let out = std::process::Command::new(NSBOX)
+        .env("NSBOX_ROOTFS", fixture_rootfs())
+        .env_remove("RUST_LOG")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("nsbox runs");
+    Outcome::from(out, format!("nsbox {}", args.join(" ")))
+}
+
+/// A detached container, removed (`nsbox rm -f`) when the test ends.
+pub struct Detached {
+    /// Its name.
+    pub name: String,
+}
+
+impl Detached {
+    /// `nsbox run -d` with `extra` options and `command`; asserts that it
+    /// printed the name and exited 0.
+    pub fn start(prefix: &str, extra: &[&str], command: &[&str]) -> Detached {
+        let name = unique(prefix);
+        let mut args = vec!["run", "-d", "--read-only", "--name", &name];
+        args.extend(extra);
+        args.push("--");
+        args.extend(command);
+        let out = nsbox(&args);
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout.trim(),
+            name,
+            "run -d did not print the name\n{out}"
+        );
+        Detached { name }
+    }
+
+    /// `nsbox exec NAME COMMAND...`.
+    pub fn exec(&self, command: &[&str]) -> Outcome {
+        nsbox(&[&["exec", self.name.as_str()], command].concat())
+    }
+
+    /// The container's `nsbox list --json` row.
+    pub fn row(&self) -> serde_json::Value {
+        let out = nsbox(&["list", "--json"]);
+        out.assert_code(0);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+        rows.into_iter()
+            .find(|r| r["name"] == self.name.as_str())
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Waits until `nsbox logs` shows `text`.
+    pub fn wait_for_log(&self, text: &str, within: Duration) -> String {
+        let mut last = String::new();
+        let seen = eventually(within, || {
+            last = nsbox(&["logs", &self.name]).stdout;
+            last.contains(text)
+        });
+        assert!(
+            seen,
+            "log of {} never showed {text:?}; it has:\n{last}",
+            self.name
+        );
+        last
+    }
+}
+
+impl Drop for Detached {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(NSBOX)
+            .args(["rm", "-f", &self.name])
+            .output();
+    }
+}
+
+/// Whether the lease file of address `cidr` (`10.117.0.5/24`) names
+/// container `name`. Tests run in parallel, so a freed address may already
+/// be leased to another test's container: that is not a leak.
+pub fn lease_held_by(cidr: &str, name: &str) -> bool {
+    let ip = cidr.split('/').next().unwrap_or(cidr);
+    let lease = state_root().join("net/leases").join(ip);
+    std::fs::read_to_string(lease).is_ok_and(|text| text.contains(&format!("\"{name}\"")))
+}
+
+/// The interface index of host link `name`, if it exists.
+pub fn link_index(name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex")).ok()?;
+    Some(text.trim().to_string())
+}
+
+/// Whether a host link with interface index `index` exists. Link names
+/// derive from addresses and may be reused at once; indexes are not.
+pub fn index_exists(index: &str) -> bool {
+    let links = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten();
+    links
+        .into_iter()
+        .any(|e| link_index(&e.file_name().to_string_lossy()).as_deref() == Some(index))
+}
