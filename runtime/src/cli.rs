@@ -95,6 +95,8 @@ pub enum Command {
     /// Remove what killed nsbox processes left behind (state, cgroups,
     /// address leases, links).
     Cleanup,
+    /// Report what this host offers nsbox, and what will not work and why.
+    Check,
 }
 
 /// Parses a signal name (`TERM`, `SIGTERM`, `term`) or number.

@@ -5,6 +5,7 @@
 //! bottom as the script of a start.
 
 pub mod cgroups;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod container;

@@ -4,7 +4,8 @@
 //! Exit status: for `run` and `exec`, the command's own status; 128 + N when
 //! it was killed by signal N; 125 when nsbox itself failed (bad input
 //! included); 126 when the command cannot be executed; 127 when it is not
-//! found. The other verbs exit 0 or 125.
+//! found. `check` exits 1 when something will not work. The other verbs
+//! exit 0 or 125.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use nsbox::cli::{parse_signal, Cli, Command, RunArgs};
-use nsbox::{container, detach, error_chain, exec, lifecycle, state};
+use nsbox::{check, container, detach, error_chain, exec, lifecycle, state};
 use tracing_subscriber::EnvFilter;
 
 /// nsbox's own failures, as docker and podman number them.
@@ -129,6 +130,18 @@ fn manage(root: &Path, command: Command) -> i32 {
                 serde_json::to_string_pretty(&value).expect("JSON values serialise")
             );
         }),
+        Command::Check => {
+            let findings = check::check(&nsbox::cli::default_rootfs(), root);
+            for f in &findings {
+                println!(
+                    "{} {:<22} {}",
+                    if f.ok { "ok  " } else { "FAIL" },
+                    f.item,
+                    f.detail
+                );
+            }
+            return if findings.iter().all(|f| f.ok) { 0 } else { 1 };
+        }
         Command::Cleanup => {
             for item in lifecycle::cleanup(root) {
                 println!("removed {item}");

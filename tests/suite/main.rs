@@ -10,6 +10,7 @@ mod bad_input;
 mod cpu_limit;
 mod exit_codes;
 mod fd_isolation;
+mod host_check;
 mod hostname;
 mod interactive;
 mod lifecycle;
