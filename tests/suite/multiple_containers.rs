@@ -6,7 +6,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::harness::{assert_nothing_left, bridge_client, nsbox, require_root, unique, Detached};
+use crate::harness::{
+    assert_answers_as, assert_nothing_left, nsbox, require_root, unique, Detached,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 const SERVE: &[&str] = &[
@@ -40,25 +42,10 @@ fn root_two_containers_do_not_see_each_other_and_share_a_port() {
         let hostname = me.exec(&["hostname"]);
         assert_ne!(hostname.stdout, other.exec(&["hostname"]).stdout);
     }
-    let client = bridge_client();
     for (c, hostname) in [(&a, "box-a"), (&b, "box-b")] {
-        let addr = c.row()["address"]
-            .as_str()
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .to_string();
-        let body = client
-            .get(format!("http://{addr}:8080/"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        assert!(
-            body.starts_with(&format!("hostname={hostname}\n")),
-            "{addr}: {body}"
-        );
+        let row = c.row();
+        let addr = row["address"].as_str().unwrap().split('/').next().unwrap();
+        assert_answers_as(addr, 8080, hostname);
     }
 }
 

@@ -9,7 +9,9 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use crate::harness::{bridge_client, record, require_root, spawn, unique, Running};
+use crate::harness::{
+    assert_answers_as, bridge_client, record, require_root, spawn, unique, Running,
+};
 
 const NET: &[&str] = &["--net", "bridge"];
 const WAIT: Duration = Duration::from_secs(15);
@@ -83,18 +85,8 @@ fn root_five_containers_serve_on_the_same_port() {
     addrs.sort();
     addrs.dedup();
     assert_eq!(addrs.len(), 5, "containers share addresses");
-    let client = bridge_client();
     for (_, addr, hostname) in &servers {
-        let body = client
-            .get(format!("http://{addr}:9000/"))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        assert!(
-            body.starts_with(&format!("hostname={hostname}\n")),
-            "{addr} answered {body:?}"
-        );
+        assert_answers_as(&addr.to_string(), 9000, hostname);
     }
 }
 

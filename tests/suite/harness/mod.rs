@@ -510,3 +510,18 @@ pub fn index_exists(index: &str) -> bool {
         .into_iter()
         .any(|e| link_index(&e.file_name().to_string_lossy()).as_deref() == Some(index))
 }
+
+/// GETs `http://ADDR:PORT/` over nsbox's bridge and asserts that the
+/// container's echo-server answered with `hostname`.
+pub fn assert_answers_as(addr: &str, port: u16, hostname: &str) {
+    let url = format!("http://{addr}:{port}/");
+    let body = bridge_client()
+        .get(&url)
+        .send()
+        .and_then(|r| r.text())
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(
+        body.starts_with(&format!("hostname={hostname}\n")),
+        "{url} answered {body:?}"
+    );
+}
