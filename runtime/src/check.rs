@@ -43,7 +43,7 @@ pub fn check(rootfs: &Path, state_root: &Path) -> Vec<Finding> {
     }
     findings.extend(cgroup_findings());
     findings.extend(kernel_feature_findings());
-    findings.push(match NetSettings::from_env(state_root) {
+    findings.push(match NetSettings::for_host() {
         Ok(settings) => match net::preflight(&settings, &NetMode::Bridge { ip: None }) {
             Ok(()) => finding(
                 true,
@@ -58,6 +58,24 @@ pub fn check(rootfs: &Path, state_root: &Path) -> Vec<Finding> {
         },
         Err(e) => finding(false, "network", crate::error_chain(&e)),
     });
+    // The state directory is made on first use: its nearest existing
+    // ancestor must be writable.
+    let existing = state_root
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    let writable = nix::unistd::access(existing, nix::unistd::AccessFlags::W_OK).is_ok();
+    findings.push(finding(
+        writable,
+        "state directory",
+        match writable {
+            true => state_root.display().to_string(),
+            false => format!(
+                "{} is not writable: no container can start",
+                existing.display()
+            ),
+        },
+    ));
     findings.push(match config::resolve_rootfs(rootfs) {
         Ok(path) => match config::check_command(&path, config::DEFAULT_COMMAND) {
             Ok(()) => finding(true, "rootfs", path.display().to_string()),

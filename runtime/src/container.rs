@@ -148,7 +148,7 @@ pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, S
     }
     let net_settings = match config.net {
         NetMode::None => None,
-        NetMode::Bridge { .. } => Some(NetSettings::from_env(&state_root)?),
+        NetMode::Bridge { .. } => Some(NetSettings::for_host()?),
     };
     if let Some(settings) = &net_settings {
         net::preflight(settings, &config.net)?;

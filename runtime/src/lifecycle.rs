@@ -193,7 +193,7 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
         clean_dead(&record);
     }
     claim.release();
-    if let Ok(settings) = NetSettings::from_env(root) {
+    if let Ok(settings) = NetSettings::for_host() {
         // The dead container's lease is stale now; free it.
         let _ = net::remove_stale(&settings);
     }
@@ -220,7 +220,7 @@ pub fn cleanup(root: &Path) -> Vec<String> {
             removed.extend(paths.iter().map(|p| format!("cgroup {}", p.display())));
         }
     }
-    if let Ok(settings) = NetSettings::from_env(root) {
+    if let Ok(settings) = NetSettings::for_host() {
         if let Ok(items) = net::remove_stale(&settings) {
             removed.extend(items);
         }

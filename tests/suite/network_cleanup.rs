@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 
 use crate::harness::{
     assert_nothing_left, eventually, fixture_rootfs, index_exists, lease_held_by, link_index,
-    record, require_root, run_to_end, spawn, state_root, unique, NSBOX,
+    record, require_root, run_to_end, spawn, unique, NSBOX,
 };
 
 const NET: &[&str] = &["--net", "bridge"];
@@ -77,7 +77,7 @@ fn root_nothing_is_left_after_a_failed_start() {
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert_nothing_left(&name);
     // The lease directory itself goes once it is empty.
-    for lease in std::fs::read_dir(state_root().join("net/leases"))
+    for lease in std::fs::read_dir(std::path::Path::new("/run/nsbox/net/leases"))
         .into_iter()
         .flatten()
         .flatten()

@@ -22,6 +22,16 @@ pub struct NetSettings {
 }
 
 impl NetSettings {
+    /// The host's settings: `NSBOX_BRIDGE` and `NSBOX_SUBNET` (or the
+    /// defaults), with leases under `/run/nsbox/net/leases` whatever
+    /// `NSBOX_STATE_DIR` says. The bridge and its addresses are shared by
+    /// every nsbox process on the host, so their leases must be too: with
+    /// leases per state directory, two nsbox processes could hand out one
+    /// address and delete each other's links.
+    pub fn for_host() -> Result<Self, NetError> {
+        Self::from_env(Path::new(crate::state::DEFAULT_STATE_DIR))
+    }
+
     /// Settings from `NSBOX_BRIDGE` and `NSBOX_SUBNET`, or the defaults
     /// ([`DEFAULT_BRIDGE`], [`DEFAULT_SUBNET`]) when they are unset or empty.
     pub fn from_env(state_dir: &Path) -> Result<Self, NetError> {

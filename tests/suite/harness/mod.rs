@@ -489,7 +489,8 @@ impl Drop for Detached {
 /// be leased to another test's container: that is not a leak.
 pub fn lease_held_by(cidr: &str, name: &str) -> bool {
     let ip = cidr.split('/').next().unwrap_or(cidr);
-    let lease = state_root().join("net/leases").join(ip);
+    // Leases are host-wide, whatever NSBOX_STATE_DIR says.
+    let lease = std::path::Path::new("/run/nsbox/net/leases").join(ip);
     std::fs::read_to_string(lease).is_ok_and(|text| text.contains(&format!("\"{name}\"")))
 }
 
