@@ -145,6 +145,10 @@ pub struct RunArgs {
     /// CPU limit in CPUs, e.g. 0.5.
     #[arg(long, value_name = "N.N", allow_hyphen_values = true)]
     pub cpus: Option<String>,
+    /// Seconds the container may go on after nsbox gets SIGTERM (a shell
+    /// ignores it) before it is killed; a second SIGTERM kills at once.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub stop_timeout: u64,
     /// Limit on the number of processes.
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids: Option<String>,
@@ -231,6 +235,7 @@ impl RunArgs {
             net,
             limits,
             env,
+            stop_timeout: std::time::Duration::from_secs(self.stop_timeout),
         })
     }
 }

@@ -50,6 +50,9 @@ pub struct ContainerConfig {
     pub limits: Limits,
     /// The environment of the command.
     pub env: Vec<(String, String)>,
+    /// How long the container may go on after nsbox got SIGTERM before it
+    /// is killed.
+    pub stop_timeout: std::time::Duration,
 }
 
 /// Why a configuration was refused.

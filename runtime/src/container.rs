@@ -229,7 +229,7 @@ pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, S
         _ => None,
     };
     let mut init = init;
-    let exit_code = supervise::supervise(init.pid, &mut signals, master)?;
+    let exit_code = supervise::supervise(init.pid, &mut signals, master, config.stop_timeout)?;
     init.reaped = true;
     drop(raw_mode);
 

@@ -93,6 +93,7 @@ pub fn exec(root: &Path, name: &str, command: Vec<String>, tty: bool) -> Result<
         tty,
         net: NetMode::None,
         limits: Limits::default(),
+        stop_timeout: supervise::STOP_GRACE,
     };
     let mut signals = block_signals()?;
     let (host_end, helper_end) = sync::pair()?;
@@ -114,7 +115,8 @@ pub fn exec(root: &Path, name: &str, command: Vec<String>, tty: bool) -> Result<
         (true, Some(_)) => Some(pty::RawMode::enable().map_err(StartError::from)?),
         _ => None,
     };
-    let code = supervise::supervise(helper, &mut signals, master).map_err(StartError::from)?;
+    let code = supervise::supervise(helper, &mut signals, master, supervise::STOP_GRACE)
+        .map_err(StartError::from)?;
     drop(raw_mode);
     Ok(code)
 }

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, Signal};
@@ -32,16 +32,62 @@ pub enum SuperviseError {
 /// killed everything in the namespace by then, so only buffered bytes remain.
 const DRAIN: Duration = Duration::from_millis(200);
 
+/// How long a container may go on after nsbox got SIGTERM before nsbox
+/// kills it, as `docker stop` does: an interactive shell ignores SIGTERM.
+/// A second SIGTERM kills it at once.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// When the container is killed if it has not ended by then.
+struct Escalation {
+    grace: Duration,
+    deadline: Option<Instant>,
+}
+
+impl Escalation {
+    /// A SIGTERM arrived: start the grace period, or end it at once if it
+    /// had started. Returns true when the container must be killed now.
+    fn on_term(&mut self) -> bool {
+        match self.deadline {
+            Some(_) => true,
+            None => {
+                self.deadline = Some(Instant::now() + self.grace);
+                false
+            }
+        }
+    }
+
+    /// The poll timeout until the deadline.
+    fn timeout(&self) -> PollTimeout {
+        match self.deadline {
+            None => PollTimeout::NONE,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX)
+            }
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+}
+
 /// Waits for the init to exit and returns nsbox's exit status: the init's
 /// exit code (the command's, or 128 + its signal), or 128 + the signal
-/// that killed the init itself.
+/// that killed the init itself. After a SIGTERM, the init is killed if it
+/// has not ended within `grace`.
 pub fn supervise(
     init: Pid,
     signals: &mut SignalFd,
     master: Option<OwnedFd>,
+    grace: Duration,
 ) -> Result<i32, SuperviseError> {
     let mut relay = master.map(Relay::new);
     let mut status = None;
+    let mut escalation = Escalation {
+        grace,
+        deadline: None,
+    };
     loop {
         if let Some(code) = status {
             match relay.as_mut() {
@@ -54,7 +100,7 @@ pub fn supervise(
         if let Some(r) = relay.as_ref() {
             r.poll_fds(&mut fds);
         }
-        match poll(&mut fds, PollTimeout::NONE) {
+        match poll(&mut fds, escalation.timeout()) {
             Err(nix::Error::EINTR) => continue,
             Err(e) => return Err(SuperviseError::Sys("polling", e)),
             Ok(_) => {}
@@ -62,7 +108,15 @@ pub fn supervise(
         let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
         drop(fds);
         if ready[0] {
-            status = on_signal(init, signals, relay.as_ref())?;
+            status = on_signal(init, signals, relay.as_ref(), &mut escalation)?;
+        }
+        if status.is_none() && escalation.expired() {
+            debug!(
+                pid = init.as_raw(),
+                "still running after SIGTERM and the grace period: SIGKILL"
+            );
+            let _ = kill(init, Signal::SIGKILL);
+            escalation.deadline = None;
         }
         if let Some(r) = relay.as_mut() {
             r.pump(&ready[1..]);
@@ -75,6 +129,7 @@ fn on_signal(
     init: Pid,
     signals: &mut SignalFd,
     relay: Option<&Relay>,
+    escalation: &mut Escalation,
 ) -> Result<Option<i32>, SuperviseError> {
     let Some(info) = signals
         .read_signal()
@@ -95,6 +150,11 @@ fn on_signal(
             if let Some(r) = relay {
                 pty::copy_window_size(std::io::stdin().as_fd(), r.master.as_fd());
             }
+            Ok(None)
+        }
+        Signal::SIGTERM if escalation.on_term() => {
+            debug!(pid = init.as_raw(), "second SIGTERM: SIGKILL the init");
+            let _ = kill(init, Signal::SIGKILL);
             Ok(None)
         }
         sig if FORWARDED.contains(&sig) => {

@@ -80,3 +80,34 @@ fn container_init_pid(name: &str) -> i32 {
     let record: serde_json::Value = serde_json::from_str(&text).unwrap();
     record["pid"].as_i64().unwrap() as i32
 }
+
+#[test]
+fn root_a_container_ignoring_sigterm_is_killed_after_the_stop_timeout() {
+    require_root();
+    let name = unique("stubborn");
+    let script = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut running = spawn(&name, &["--stop-timeout", "1"], &["/bin/sh", "-c", script]);
+    running.wait_for_line("ready", Duration::from_secs(10));
+    running.signal(Signal::SIGTERM);
+    running.wait(Duration::from_secs(10)).assert_code(137);
+    assert_nothing_left(&name);
+}
+
+#[test]
+fn root_a_second_sigterm_kills_at_once() {
+    require_root();
+    let name = unique("term2");
+    let script = "trap 'echo got-term' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut running = spawn(
+        &name,
+        &["--stop-timeout", "600"],
+        &["/bin/sh", "-c", script],
+    );
+    running.wait_for_line("ready", Duration::from_secs(10));
+    running.signal(Signal::SIGTERM);
+    // The first reached the shell (its trap ran); the second kills.
+    running.wait_for_line("got-term", Duration::from_secs(10));
+    running.signal(Signal::SIGTERM);
+    running.wait(Duration::from_secs(10)).assert_code(137);
+    assert_nothing_left(&name);
+}
