@@ -169,6 +169,10 @@ fn root_container_reaches_the_hosts_bridge_address() {
     conn.set_read_timeout(Some(WAIT)).unwrap();
     let mut got = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(conn), &mut got).unwrap();
+    let what = format!(
+        "TCP listener on the host's bridge address {gw}:{port}, reached from the container"
+    );
+    crate::harness::record_exchange(&what, &format!("connection from {peer}"), &got);
     assert_eq!(got, "hello-from-container\n");
     assert_eq!(
         record(&name)["address"]

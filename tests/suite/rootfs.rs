@@ -64,15 +64,17 @@ fn root_rootfs_given_relative_with_trailing_slash_or_by_symlink() {
         let mut cmd = crate::harness::run(&name, &["--rootfs", &given]);
         cmd.current_dir(&cwd)
             .args(["--", "/bin/cat", "/NSBOX_FIXTURE"]);
-        let out = cmd.output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "--rootfs {given:?} from {cwd:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let line = format!(
+            "(in {}) nsbox run --rootfs {given} ... -- /bin/cat /NSBOX_FIXTURE",
+            cwd.display()
         );
-        assert_eq!(stdout.trim(), "nsbox fixture rootfs", "--rootfs {given:?}");
+        let out = crate::harness::Outcome::from(cmd.output().unwrap(), line);
+        out.assert_code(0);
+        assert_eq!(
+            out.stdout.trim(),
+            "nsbox fixture rootfs",
+            "--rootfs {given:?}"
+        );
     }
 }
 

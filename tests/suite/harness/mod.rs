@@ -93,8 +93,29 @@ pub fn sh(name: &str, script: &str) -> String {
 }
 
 fn describe(name: &str, extra: &[&str], command: &[&str]) -> String {
-    let args = base_args(name, extra).join(" ");
-    format!("{NSBOX} {args} -- {}", command.join(" "))
+    let args = base_args(name, extra);
+    format!("{NSBOX} {} -- {}", shell_words(&args), shell_words(command))
+}
+
+/// Arguments as a shell would need them typed: quoted when they hold
+/// anything but plain characters.
+pub fn shell_words(args: &[&str]) -> String {
+    let plain = |a: &str| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b))
+    };
+    let quote = |a: &&str| match plain(a) {
+        true => a.to_string(),
+        false => format!("'{}'", a.replace('\'', "'\\''")),
+    };
+    args.iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
+/// Records an exchange the test itself made (a request from the host and
+/// its answer) as evidence, like the runs of nsbox.
+pub fn record_exchange(what: &str, request: &str, answer: &str) {
+    println!("=== evidence ===\ncommand: {what}\nexit status: 0\n--- stdout ---\n{answer}\n--- stderr ---\n(request: {request})\n=== end evidence ===");
 }
 
 /// What a finished nsbox printed, with the command line that ran it.
@@ -170,6 +191,10 @@ pub struct Running {
     pub name: String,
     /// The command line, for reports.
     pub command: String,
+    /// The stdout lines read so far, for the evidence.
+    transcript: String,
+    /// Whether the evidence was recorded.
+    recorded: bool,
 }
 
 /// Starts `nsbox run` in the background with `extra` options and `command`.
@@ -190,6 +215,8 @@ pub fn spawn(name: &str, extra: &[&str], command: &[&str]) -> Running {
         stdout,
         name: name.to_string(),
         command: describe(name, extra, command),
+        transcript: String::new(),
+        recorded: false,
     }
 }
 
@@ -218,6 +245,7 @@ impl Running {
                 "container {} closed stdout before printing {text:?}",
                 self.name
             );
+            self.transcript.push_str(&line);
             if line.contains(text) {
                 return line;
             }
@@ -247,10 +275,11 @@ impl Running {
                 }
                 let code = std::os::unix::process::ExitStatusExt::into_raw(status);
                 let code = status.code().unwrap_or(128 + (code & 0x7f));
+                self.recorded = true;
                 let outcome = Outcome {
                     command: self.command.clone(),
                     code,
-                    stdout,
+                    stdout: std::mem::take(&mut self.transcript) + &stdout,
                     stderr,
                 };
                 outcome.record_evidence();
@@ -271,6 +300,15 @@ impl Drop for Running {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        if !self.recorded {
+            // The test ended with the container still running: record what
+            // it printed up to then.
+            let mut rest = String::new();
+            let _ = std::io::Read::read_to_string(&mut self.stdout, &mut rest);
+            let stdout = std::mem::take(&mut self.transcript) + &rest;
+            let status = "killed when the test ended".to_string();
+            println!("=== evidence ===\ncommand: {}\nexit status: {status}\n--- stdout ---\n{stdout}\n--- stderr ---\n\n=== end evidence ===", self.command);
         }
     }
 }

@@ -15,6 +15,8 @@ pub struct Session {
     pub seen: String,
     /// Where the last expected text ended in `seen`.
     cursor: usize,
+    /// The command line, for the evidence.
+    command: String,
 }
 
 impl Session {
@@ -42,6 +44,7 @@ impl Session {
             master: pty.master,
             seen: String::new(),
             cursor: 0,
+            command: format!("nsbox {}", super::shell_words(args)),
         }
     }
 
@@ -116,6 +119,19 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // The terminal transcript is the evidence of an interactive session.
+        let status = match self.child.try_wait() {
+            Ok(Some(status)) => status
+                .code()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| status.to_string()),
+            _ => "still running when the test ended".to_string(),
+        };
+        println!(
+            "=== evidence ===\ncommand: {} (on a pseudo-terminal)\nexit status: {status}\n--- stdout ---\n{}\n--- stderr ---\n\n=== end evidence ===",
+            self.command,
+            self.seen.replace('\r', "")
+        );
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
