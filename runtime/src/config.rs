@@ -58,14 +58,30 @@ pub struct ContainerConfig {
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The rootfs path does not exist or cannot be resolved.
-    #[error("rootfs {path} does not exist")]
-    RootfsMissing {
+    /// The rootfs path does not exist.
+    #[error("rootfs {0} does not exist")]
+    RootfsMissing(PathBuf),
+    /// The rootfs path cannot be resolved for another reason.
+    #[error("rootfs {path} cannot be used")]
+    RootfsUnusable {
         /// The path as given.
         path: PathBuf,
         /// Why it could not be resolved.
         #[source]
         source: std::io::Error,
+    },
+    /// The rootfs is the host's own root.
+    #[error("rootfs {0} is the host's root; give a directory holding a root filesystem")]
+    RootfsIsHostRoot(PathBuf),
+    /// A directory nsbox mounts on is a symlink or not a directory.
+    #[error("rootfs {rootfs}: /{entry} is {what}; nsbox mounts only on directories of the rootfs")]
+    MountPointUnusable {
+        /// The rootfs.
+        rootfs: PathBuf,
+        /// The entry, e.g. `proc`.
+        entry: &'static str,
+        /// What it is instead.
+        what: &'static str,
     },
     /// The rootfs path is not a directory.
     #[error("rootfs {0} is not a directory")]
@@ -82,7 +98,10 @@ pub enum ConfigError {
         len: usize,
     },
     /// The hostname holds a character a hostname cannot hold.
-    #[error("hostname {0:?} may hold only letters, digits, '-' and '.'")]
+    #[error(
+        "hostname {0:?} must be labels of letters, digits, '-' and '_', joined by single dots, \
+         none starting or ending with '-'"
+    )]
     HostnameInvalid(String),
     /// The container name is not acceptable.
     #[error(
@@ -125,20 +144,46 @@ impl ConfigError {
     }
 }
 
+/// The rootfs's directories that nsbox mounts on.
+pub const MOUNT_POINTS: &[&str] = &["proc", "sys", "dev", "tmp"];
+
 /// Resolves the rootfs argument (relative, trailing slash, symlinks) to an
-/// absolute directory path.
+/// absolute directory path, and checks that what nsbox mounts on is a
+/// directory (or missing: nsbox makes it) and not a symlink, which would
+/// lead the mount outside the rootfs.
 pub fn resolve_rootfs(given: &Path) -> Result<PathBuf, ConfigError> {
-    let path = std::fs::canonicalize(given).map_err(|source| ConfigError::RootfsMissing {
-        path: given.to_path_buf(),
-        source,
+    let path = std::fs::canonicalize(given).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ConfigError::RootfsMissing(given.to_path_buf()),
+        _ => ConfigError::RootfsUnusable {
+            path: given.to_path_buf(),
+            source,
+        },
     })?;
     if !path.is_dir() {
         return Err(ConfigError::RootfsNotDirectory(given.to_path_buf()));
     }
+    if path == Path::new("/") {
+        return Err(ConfigError::RootfsIsHostRoot(given.to_path_buf()));
+    }
+    for &entry in MOUNT_POINTS {
+        let what = match std::fs::symlink_metadata(path.join(entry)) {
+            Err(_) => continue,
+            Ok(meta) if meta.file_type().is_symlink() => "a symlink",
+            Ok(meta) if !meta.is_dir() => "not a directory",
+            Ok(_) => continue,
+        };
+        return Err(ConfigError::MountPointUnusable {
+            rootfs: given.to_path_buf(),
+            entry,
+            what,
+        });
+    }
     Ok(path)
 }
 
-/// Checks a hostname: 1 to 64 bytes of letters, digits, '-' and '.'.
+/// Checks a hostname: 1 to 64 bytes; dot-separated labels of letters,
+/// digits, '-' and '_' (which container names may hold), none empty and
+/// none starting or ending with '-'.
 pub fn validate_hostname(name: &str) -> Result<(), ConfigError> {
     if name.is_empty() {
         return Err(ConfigError::HostnameEmpty);
@@ -149,10 +194,15 @@ pub fn validate_hostname(name: &str) -> Result<(), ConfigError> {
             len: name.len(),
         });
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-    {
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !name.split('.').all(label_ok) {
         return Err(ConfigError::HostnameInvalid(name.to_string()));
     }
     Ok(())
@@ -280,8 +330,12 @@ mod tests {
             format!("hostname {long:?} is 65 bytes long; the limit is 64")
         );
         assert!(validate_hostname(&"a".repeat(64)).is_ok());
-        assert!(validate_hostname("a b").is_err());
-        assert!(validate_hostname("a/b").is_err());
+        assert!(validate_hostname("db_1.test-2").is_ok());
+        for bad in [
+            "a b", "a/b", "-lead", "trail-", ".", "a..b", "trail.", ".lead", "a.-b",
+        ] {
+            assert!(validate_hostname(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -347,12 +401,22 @@ mod tests {
         let missing = root.path().join("missing");
         assert!(matches!(
             resolve_rootfs(&missing),
-            Err(ConfigError::RootfsMissing { .. })
+            Err(ConfigError::RootfsMissing(_))
         ));
         let file = root.path().join("bin/data");
         assert!(matches!(
             resolve_rootfs(&file),
             Err(ConfigError::RootfsNotDirectory(_))
         ));
+        assert!(matches!(
+            resolve_rootfs(Path::new("/")),
+            Err(ConfigError::RootfsIsHostRoot(_))
+        ));
+        symlink("/tmp", root.path().join("tmp")).unwrap();
+        let err = resolve_rootfs(root.path()).unwrap_err().to_string();
+        assert!(
+            err.ends_with("/tmp is a symlink; nsbox mounts only on directories of the rootfs"),
+            "{err}"
+        );
     }
 }

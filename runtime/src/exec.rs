@@ -157,25 +157,8 @@ fn enter_and_spawn(
         true => Some(pty::open_in_container().map_err(|e| fail("opening a terminal", &e))?),
         false => None,
     };
-    let command = spawn_command(config, terminal.as_ref()).map_err(|(code, err)| match code {
-        127 => (
-            127,
-            format!(
-                "command {:?} not found in container {:?}",
-                config.command[0], config.name
-            ),
-        ),
-        126 => (
-            126,
-            format!(
-                "command {:?} in container {:?} cannot be executed: {}",
-                config.command[0],
-                config.name,
-                crate::error_chain(&err)
-            ),
-        ),
-        _ => (code, crate::error_chain(&err)),
-    })?;
+    let command = spawn_command(config, terminal.as_ref())
+        .map_err(|(code, err)| (code, crate::error_chain(&err)))?;
     let master = terminal.as_ref().map(|t| t.master.as_fd());
     channel
         .report_started(master)

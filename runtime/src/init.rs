@@ -74,6 +74,8 @@ pub(crate) enum InitError {
     Pty(#[from] pty::PtyError),
     #[error("starting the command")]
     Spawn(#[source] nix::Error),
+    #[error("{0}")]
+    Exec(String),
 }
 
 /// Runs the init; never returns.
@@ -218,16 +220,29 @@ pub(crate) fn spawn_command(
             if n == 4 {
                 let errno = nix::Error::from_raw(i32::from_ne_bytes(buf));
                 let _ = waitpid(child, None);
-                let code = if errno == nix::Error::ENOENT {
-                    127
-                } else {
-                    126
-                };
-                return Err((code, InitError::Spawn(errno)));
+                return Err(exec_failure(&program, errno));
             }
             Ok(child)
         }
     }
+}
+
+/// Why exec failed, in words and as the exit status docker users know:
+/// 127 when nothing runnable is there, 126 when something is but cannot run.
+fn exec_failure(program: &CString, errno: nix::Error) -> (i32, InitError) {
+    let program = program.to_string_lossy();
+    let exists = nix::unistd::access(program.as_ref(), nix::unistd::AccessFlags::F_OK).is_ok();
+    let (code, text) = match errno {
+        nix::Error::ENOENT if exists => (
+            127,
+            format!("cannot run {program:?}: its interpreter or dynamic loader is missing from the rootfs"),
+        ),
+        nix::Error::ENOENT => (127, format!("command {program:?} not found")),
+        nix::Error::EACCES => (126, format!("command {program:?} is not executable")),
+        nix::Error::ENOEXEC => (126, format!("command {program:?} is not in a format this kernel runs")),
+        errno => (126, format!("cannot run {program:?}: {}", errno.desc())),
+    };
+    (code, InitError::Exec(text))
 }
 
 /// In the forked child: a session of its own (with the container's terminal

@@ -55,8 +55,9 @@ fn root_veth_and_address_are_released_after_a_normal_exit() {
 #[test]
 fn root_nothing_is_left_after_a_failed_start() {
     require_root();
-    // A rootfs whose /proc is a file: the start fails inside the container,
-    // after the cgroup, the address and the veth exist.
+    // A script whose interpreter is missing passes every check on the host
+    // and fails only at exec inside the container, after the cgroup, the
+    // address and the veth exist.
     let rootfs = tempfile::tempdir().unwrap();
     std::fs::create_dir(rootfs.path().join("bin")).unwrap();
     std::fs::copy(
@@ -65,15 +66,18 @@ fn root_nothing_is_left_after_a_failed_start() {
     )
     .unwrap();
     std::os::unix::fs::symlink("busybox", rootfs.path().join("bin/sh")).unwrap();
-    std::fs::write(rootfs.path().join("proc"), b"not a directory").unwrap();
+    let script = rootfs.path().join("bin/script");
+    std::fs::write(&script, b"#!/no/such/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let name = unique("netfail");
     let root = rootfs.path().to_str().unwrap();
     let out = run_to_end(
         &name,
         &["--net", "bridge", "--memory", "64m", "--rootfs", root],
-        &["/bin/sh", "-c", "true"],
+        &["/bin/script"],
     );
-    out.assert_code(125).assert_stderr_has("mounting proc");
+    out.assert_code(127)
+        .assert_stderr_has("its interpreter or dynamic loader is missing");
     assert_eq!(out.stderr.lines().count(), 1, "{out}");
     assert_nothing_left(&name);
     // The lease directory itself goes once it is empty.

@@ -114,7 +114,7 @@ impl LimitError {
 }
 
 pub(super) const SIZE_HINT: &str =
-    "expected a whole number of bytes with an optional k, m or g suffix, like 64m";
+    "expected a whole number of bytes with an optional k, m, g or t suffix, like 64m";
 
 /// Parses a memory size: bytes, or a whole number with a `k`, `m`, `g` or
 /// `t` suffix in binary units (any case, optionally followed by `b` or
@@ -195,7 +195,11 @@ pub(super) fn parse_cpus_for(s: &str, online: u64) -> Result<CpuQuota, LimitErro
     })
 }
 
-/// Parses a process count: a whole number from 1 to [`MAX_PIDS`].
+/// The smallest process limit that lets a container start: its init and
+/// its command are two processes.
+pub const MIN_PIDS: u64 = 2;
+
+/// Parses a process count: a whole number from [`MIN_PIDS`] to [`MAX_PIDS`].
 pub fn parse_pids(s: &str) -> Result<u64, LimitError> {
     let err = |reason: String| LimitError::new(Resource::Pids, s, reason);
     if s.starts_with('-') {
@@ -210,8 +214,10 @@ pub fn parse_pids(s: &str) -> Result<u64, LimitError> {
         ))
     };
     let pids: u64 = s.parse().map_err(|_| too_large())?;
-    if pids == 0 {
-        return Err(err("must be at least 1".into()));
+    if pids < MIN_PIDS {
+        return Err(err(format!(
+            "must be at least {MIN_PIDS} (nsbox's init and the command count)"
+        )));
     }
     if pids > MAX_PIDS {
         return Err(too_large());

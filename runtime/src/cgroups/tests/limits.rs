@@ -103,7 +103,7 @@ fn cpus_up_to_the_online_count_are_accepted_on_this_host() {
 }
 
 #[rstest]
-#[case("1", 1)]
+#[case("2", 2)]
 #[case("20", 20)]
 #[case("4194304", MAX_PIDS)]
 fn pids_parse(#[case] input: &str, #[case] pids: u64) {
@@ -111,7 +111,8 @@ fn pids_parse(#[case] input: &str, #[case] pids: u64) {
 }
 
 #[rstest]
-#[case("0", "must be at least 1")]
+#[case("0", "must be at least 2 (nsbox's init and the command count)")]
+#[case("1", "must be at least 2 (nsbox's init and the command count)")]
 #[case("-5", "must not be negative")]
 #[case("", "expected a whole number of processes like 100")]
 #[case("ten", "expected a whole number of processes like 100")]
