@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use nsbox::cli::{parse_signal, Cli, Command, RunArgs};
+use nsbox::cli::{parse_signal, Cli, Command, RunArgs, UsageError};
+use nsbox::config::ConfigError;
 use nsbox::{check, container, detach, error_chain, exec, lifecycle, state};
 use tracing_subscriber::EnvFilter;
 
@@ -28,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            let _ = err.print();
+            eprintln!("nsbox: {}", one_line(&err));
             return ExitCode::from(EXIT_NSBOX_FAILED as u8);
         }
     };
@@ -62,7 +63,12 @@ fn run(args: RunArgs) -> i32 {
     let config = match args.into_config() {
         Ok(config) => config,
         Err(err) => {
-            let what = name.map(|n| format!(" {n:?}")).unwrap_or_default();
+            // A bad name is the error itself: do not print it twice.
+            let name_is_bad = matches!(err, UsageError::Config(ConfigError::NameInvalid(_)));
+            let what = name
+                .filter(|_| !name_is_bad)
+                .map(|n| format!(" {n:?}"))
+                .unwrap_or_default();
             return fail(
                 &format!("cannot start container{what}"),
                 &err,
@@ -182,6 +188,22 @@ fn list(root: &Path, json: bool) {
             text("command")
         );
     }
+}
+
+/// A command-line error on one line: clap's first line, its tip if it has
+/// one, and where to read more.
+fn one_line(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ");
+    let hint = lines.find_map(|l| {
+        l.strip_prefix("tip: ")
+            .or_else(|| l.strip_prefix("[").and_then(|l| l.strip_suffix("]")))
+    });
+    format!("{first} ({})", hint.unwrap_or("see nsbox --help"))
 }
 
 /// Prints `nsbox: WHAT: ERROR` (or `nsbox: ERROR`) and returns `code`.
