@@ -1,10 +1,10 @@
 //! Requirement: `nsbox check` tells a user what the host offers and what
 //! will not work, before the first run, and creates nothing.
 
-use crate::harness::{require_root, Outcome, NSBOX};
+use crate::harness::{nsbox_bin, require_root, Outcome};
 
 fn check(rootfs: &str) -> Outcome {
-    let out = std::process::Command::new(NSBOX)
+    let out = std::process::Command::new(nsbox_bin())
         .env("NSBOX_ROOTFS", rootfs)
         .arg("check")
         .output()

@@ -128,7 +128,7 @@ fn root_container_reaches_the_hosts_bridge_address() {
     // The gateway of the container is the bridge's address on the host.
     let script = "gw=$(ip route | awk '/default/ {print $3}'); echo gw=$gw; read port; \
                   echo hello-from-container | nc -w 5 $gw $port";
-    let mut cmd = std::process::Command::new(crate::harness::NSBOX);
+    let mut cmd = std::process::Command::new(crate::harness::nsbox_bin());
     cmd.env("NSBOX_ROOTFS", crate::harness::fixture_rootfs())
         .args([
             "run",

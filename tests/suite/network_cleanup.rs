@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 
 use crate::harness::{
     assert_nothing_left, eventually, fixture_rootfs, index_exists, lease_held_by, link_index,
-    record, require_root, run_to_end, spawn, unique, NSBOX,
+    nsbox_bin, record, require_root, run_to_end, spawn, unique,
 };
 
 const NET: &[&str] = &["--net", "bridge"];
@@ -107,7 +107,7 @@ fn root_cleanup_removes_what_a_killed_nsbox_left() {
         eventually(WAIT, || !Path::new(&format!("/proc/{init}")).exists()),
         "init outlived nsbox"
     );
-    let out = std::process::Command::new(NSBOX)
+    let out = std::process::Command::new(nsbox_bin())
         .arg("cleanup")
         .output()
         .unwrap();

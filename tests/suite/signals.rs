@@ -62,7 +62,7 @@ fn root_killing_nsbox_kills_the_container() {
     // Its state stays until `nsbox cleanup` (or another run of that name)
     // finds it stale. Tests run in parallel, so another test's cleanup may
     // get there first: what counts is that nothing remains after ours.
-    let cleanup = std::process::Command::new(crate::harness::NSBOX)
+    let cleanup = std::process::Command::new(crate::harness::nsbox_bin())
         .arg("cleanup")
         .output()
         .unwrap();

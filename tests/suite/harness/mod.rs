@@ -17,8 +17,16 @@ use std::time::{Duration, Instant};
 
 pub mod pty;
 
-/// The nsbox binary cargo built for this suite.
-pub const NSBOX: &str = env!("CARGO_BIN_EXE_nsbox");
+/// The nsbox binary cargo built for this suite: where nextest says it is
+/// at run time (it rewrites the path when it runs an archive elsewhere),
+/// else the path cargo baked in at build time.
+pub fn nsbox_bin() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        std::env::var("NEXTEST_BIN_EXE_nsbox")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_nsbox").to_string())
+    })
+}
 
 /// Fails the test unless it runs as root.
 pub fn require_root() {
@@ -57,7 +65,7 @@ pub fn unique(prefix: &str) -> String {
 /// `nsbox run` with a unique name and a read-only rootfs (tests share the
 /// fixture). Networking is off unless `extra` holds a `--net` of its own.
 pub fn run(name: &str, extra: &[&str]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(NSBOX);
+    let mut cmd = assert_cmd::Command::new(nsbox_bin());
     cmd.env("NSBOX_ROOTFS", fixture_rootfs())
         .env_remove("RUST_LOG")
         .args(base_args(name, extra))
@@ -94,7 +102,12 @@ pub fn sh(name: &str, script: &str) -> String {
 
 fn describe(name: &str, extra: &[&str], command: &[&str]) -> String {
     let args = base_args(name, extra);
-    format!("{NSBOX} {} -- {}", shell_words(&args), shell_words(command))
+    format!(
+        "{} {} -- {}",
+        nsbox_bin(),
+        shell_words(&args),
+        shell_words(command)
+    )
 }
 
 /// Arguments as a shell would need them typed: quoted when they hold
@@ -199,7 +212,7 @@ pub struct Running {
 
 /// Starts `nsbox run` in the background with `extra` options and `command`.
 pub fn spawn(name: &str, extra: &[&str], command: &[&str]) -> Running {
-    let mut cmd = std::process::Command::new(NSBOX);
+    let mut cmd = std::process::Command::new(nsbox_bin());
     cmd.env("NSBOX_ROOTFS", fixture_rootfs())
         .env_remove("RUST_LOG")
         .args(base_args(name, extra))
@@ -448,7 +461,7 @@ pub fn bridge_client() -> reqwest::blocking::Client {
 
 /// Runs `nsbox ARGS...` (any verb) to completion; returns its outcome.
 pub fn nsbox(args: &[&str]) -> Outcome {
-    let out = std::process::Command::new(NSBOX)
+    let out = std::process::Command::new(nsbox_bin())
         .env("NSBOX_ROOTFS", fixture_rootfs())
         .env_remove("RUST_LOG")
         .args(args)
@@ -516,7 +529,7 @@ impl Detached {
 
 impl Drop for Detached {
     fn drop(&mut self) {
-        let _ = std::process::Command::new(NSBOX)
+        let _ = std::process::Command::new(nsbox_bin())
             .args(["rm", "-f", &self.name])
             .output();
     }

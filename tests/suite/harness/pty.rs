@@ -30,7 +30,7 @@ impl Session {
         };
         let pty = openpty(Some(&size), None).expect("openpty");
         let slave = pty.slave;
-        let mut cmd = Command::new(super::NSBOX);
+        let mut cmd = Command::new(super::nsbox_bin());
         cmd.env("NSBOX_ROOTFS", super::fixture_rootfs())
             .env("TERM", "xterm")
             .env_remove("RUST_LOG")
