@@ -31,6 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a command (default /bin/sh) in a new container and wait for it
     /// (or, with -d, return once it runs).
+    #[command(after_help = RUN_AFTER_HELP)]
     Run(Box<RunArgs>),
     /// Run a command inside a running container.
     Exec {
@@ -99,6 +100,15 @@ pub enum Command {
     Check,
 }
 
+const RUN_AFTER_HELP: &str = "\
+Exit status: the command's; 128+N if it was killed by signal N (137 after an
+out-of-memory kill, also reported on stderr); 125 if nsbox failed or the input
+was bad; 126 if the command cannot run; 127 if it is not found. Needs root.
+
+Environment: NSBOX_ROOTFS (default rootfs), NSBOX_STATE_DIR (state, default
+/run/nsbox), NSBOX_BRIDGE (default nsbox0), NSBOX_SUBNET (default
+10.117.0.0/24), RUST_LOG (like --debug).";
+
 /// Parses a signal name (`TERM`, `SIGTERM`, `term`) or number.
 pub fn parse_signal(text: &str) -> Option<nix::sys::signal::Signal> {
     use std::str::FromStr;
@@ -139,17 +149,17 @@ pub struct RunArgs {
     /// The container's address on the bridge [default: the lowest free].
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<String>,
-    /// Memory limit, e.g. 64m or 1g (binary units).
+    /// Memory limit, e.g. 64m or 1g (binary units; at least 6m).
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
-    /// CPU limit in CPUs, e.g. 0.5.
-    #[arg(long, value_name = "N.N", allow_hyphen_values = true)]
+    /// CPU limit in CPUs, e.g. 0.5 (from 0.01 to the host's CPUs).
+    #[arg(long, value_name = "CPUS", allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// Seconds the container may go on after nsbox gets SIGTERM (a shell
     /// ignores it) before it is killed; a second SIGTERM kills at once.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub stop_timeout: u64,
-    /// Limit on the number of processes.
+    /// Limit on the number of processes (at least 2: the init counts).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub pids: Option<String>,
     /// The command and its arguments [default: /bin/sh].
