@@ -5,6 +5,8 @@
 //! refusal leaves nothing behind. From then on every resource is held by a
 //! guard that removes it on any return path, errors included.
 
+use std::os::fd::AsFd;
+
 use nix::sys::signal::{kill, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::waitpid;
@@ -180,8 +182,10 @@ pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, S
     let cgroup_fs = made.cgroup.as_ref().map(Cgroup::inside_mounts);
     let inside_net = made.lease.as_ref().map(Lease::inside_config);
 
-    // 6. Clone the init into new mount, PID, UTS, IPC and network namespaces.
-    let init = match namespaces::clone_into_new_namespaces()? {
+    // 6. Clone the init into new mount, PID, UTS, IPC and network namespaces;
+    //    on cgroup v2, straight into its cgroup.
+    let v2_dir = made.cgroup.as_ref().and_then(Cgroup::v2_dir).transpose()?;
+    let init = match namespaces::clone_into_new_namespaces(v2_dir.as_ref().map(|d| d.as_fd()))? {
         Side::Child => {
             drop(host_end);
             init::main(InitArgs {
@@ -201,9 +205,10 @@ pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, S
 
     // 7. Host side, while the init waits: move it into its cgroup, then give
     //    its network namespace the container's end of a veth pair.
-    if let Some(cgroup) = &made.cgroup {
+    if let (Some(cgroup), None) = (&made.cgroup, &v2_dir) {
         cgroup.add_process(init.pid.as_raw())?;
     }
+    drop(v2_dir);
     if let (Some(settings), Some(lease)) = (&net_settings, &made.lease) {
         net::attach(settings, lease, init.pid.as_raw())?;
         debug!(address = %lease.addr, link = %lease.host_ifname, "container address");

@@ -193,6 +193,24 @@ impl Cgroup {
         self.driver.paths()
     }
 
+    /// On cgroup v2, the group's directory opened for `clone3`'s
+    /// `CLONE_INTO_CGROUP`; `None` on v1, where a process joins one group
+    /// per hierarchy by writing `cgroup.procs`.
+    pub fn v2_dir(&self) -> Option<Result<std::os::fd::OwnedFd, CgroupError>> {
+        if self.driver.inside_mounts() != InsideMounts::Unified {
+            return None;
+        }
+        let path = self.driver.paths().into_iter().next()?;
+        let flags = nix::fcntl::OFlag::O_PATH
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_CLOEXEC;
+        let dir = nix::fcntl::open(&path, flags, nix::sys::stat::Mode::empty());
+        Some(dir.map_err(|e| CgroupError::Read {
+            path,
+            source: e.into(),
+        }))
+    }
+
     /// What to mount at `/sys/fs/cgroup` inside the container's cgroup
     /// namespace: one cgroup2 mount on v2, or one v1 mount per hierarchy the
     /// container's group is in.

@@ -23,6 +23,8 @@ fn mount(name: &str) -> V1Mount {
 fn create_writes_each_hierarchys_limits_in_the_kernels_order() {
     let tree = host();
     let cgroup = Cgroup::create(tree.layout(), "web", &demo_limits()).unwrap();
+    // v1 joins by cgroup.procs, one hierarchy at a time: no clone3 directory.
+    assert!(cgroup.v2_dir().is_none());
 
     // A fresh group starts unlimited, so the memory limit goes down before
     // memory+swap; the CFS period goes before the quota.

@@ -31,6 +31,17 @@ fn create_enables_controllers_then_writes_limits() {
     assert_eq!(tree.read("nsbox/web/pids.max"), "20");
     assert_eq!(cgroup.paths(), [tree.path("nsbox/web")]);
     assert_eq!(cgroup.inside_mounts(), InsideMounts::Unified);
+    // The directory clone3 starts the container in.
+    let dir = cgroup
+        .v2_dir()
+        .expect("a v2 group has a directory")
+        .unwrap();
+    let opened = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dir)
+    ))
+    .unwrap();
+    assert_eq!(opened, tree.path("nsbox/web"));
 }
 
 #[test]
