@@ -70,3 +70,31 @@ fn root_memory_limit_is_visible_inside() {
     out.assert_code(0);
     assert_eq!(out.stdout.trim(), (48u64 << 20).to_string(), "{out}");
 }
+
+#[test]
+fn root_the_container_is_in_its_cgroup_before_its_command_runs() {
+    require_root();
+    let out = run_to_end(
+        &unique("cgfirst"),
+        &["--memory", "64m", "--debug"],
+        &["/bin/cat", "/proc/1/cgroup"],
+    );
+    out.assert_code(0);
+    // On v2 the init is cloned straight into its group; on v1 it is moved
+    // there while it waits for the host. Either way, before the exec.
+    let trail: Vec<&str> = out.stderr.lines().collect();
+    let placed = trail
+        .iter()
+        .position(|l| l.contains("clone3 with CLONE_INTO_CGROUP") || l.contains("cgroup.procs"))
+        .unwrap_or_else(|| panic!("no cgroup placement in the --debug trail\n{out}"));
+    let exec = trail
+        .iter()
+        .position(|l| l.contains(" exec "))
+        .unwrap_or_else(|| panic!("no exec\n{out}"));
+    assert!(
+        placed < exec,
+        "the command ran before the container was in its cgroup\n{out}"
+    );
+    // Inside its cgroup namespace, the init's group is the root it sees.
+    assert!(out.stdout.lines().all(|l| l.ends_with(":/")), "{out}");
+}
