@@ -28,6 +28,10 @@ fn root_interactive_shell_with_job_control() {
     session.expect("/dev/pts/0", WAIT);
     session.send("stty size\r");
     session.expect("24 80", WAIT);
+    // The host terminal is resized: nsbox passes the new size on.
+    session.resize(40, 100);
+    session.send("stty size\r");
+    session.expect("40 100", WAIT);
     // A long sleep in the foreground, interrupted by Ctrl-C: the shell
     // survives, reports the interrupted job's status, and goes on.
     session.send("sleep 60\r");

@@ -148,3 +148,26 @@ fn root_an_address_in_use_outside_the_subnet_or_malformed_is_refused() {
         assert_nothing_left(&other);
     }
 }
+
+#[test]
+fn root_a_subnet_overlapping_a_host_route_is_refused_before_anything_exists() {
+    require_root();
+    // 127.0.0.0/8 is routed to lo on every Linux host.
+    let bridge = format!("nsbt{}", std::process::id() % 100_000);
+    let name = unique("overlap");
+    let out = std::process::Command::new(nsbox_bin())
+        .env("NSBOX_ROOTFS", fixture_rootfs())
+        .env("NSBOX_SUBNET", "127.0.0.0/24")
+        .env("NSBOX_BRIDGE", &bridge)
+        .args(["run", "--read-only", "--name", &name, "--", "/bin/true"])
+        .output()
+        .unwrap();
+    let out = crate::harness::Outcome::from(
+        out,
+        format!("NSBOX_SUBNET=127.0.0.0/24 NSBOX_BRIDGE={bridge} nsbox run ..."),
+    );
+    out.assert_code(125)
+        .assert_stderr_has("subnet 127.0.0.0/24 overlaps the host route 127.0.0.0/8 on lo");
+    assert!(link_index(&bridge).is_none(), "bridge {bridge} was created");
+    assert_nothing_left(&name);
+}

@@ -48,6 +48,22 @@ impl Session {
         }
     }
 
+    /// Resizes the terminal and tells nsbox, as a terminal emulator's
+    /// kernel would with SIGWINCH to the foreground job.
+    pub fn resize(&self, rows: u16, cols: u16) {
+        let size = libc::winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from `size`.
+        let ret = unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+        assert_eq!(ret, 0, "resizing the terminal");
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGWINCH).expect("signal nsbox");
+    }
+
     /// Types `bytes` at the terminal.
     pub fn send(&self, bytes: &str) {
         nix::unistd::write(&self.master, bytes.as_bytes()).expect("write to terminal");
