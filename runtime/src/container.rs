@@ -13,7 +13,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use tracing::{debug, warn};
 
-use crate::cgroups::{self, Cgroup};
+use crate::cgroups::{self, Cgroup, Layout};
 use crate::config::ContainerConfig;
 use crate::detach::Detach;
 use crate::init::{self, InitArgs};
@@ -133,14 +133,12 @@ impl Drop for InitProcess {
     }
 }
 
-/// Runs a container to its end and returns how it ended. With `detach`,
-/// this process is the container's monitor: the container's output goes to
-/// its log, `detach` hears once the command runs, and the state is kept
-/// after the end.
-pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, StartError> {
-    let state_root = state::state_root();
-
-    // 1. Preflight, on the host: every refusal happens before anything exists.
+/// What the host offers for this container, checked before anything is
+/// made: the cgroup layout if limits were asked for, the network settings
+/// if the container gets a link.
+fn preflight(
+    config: &ContainerConfig,
+) -> Result<(Option<Layout>, Option<NetSettings>), StartError> {
     let layout = match config.limits.is_empty() {
         true => None,
         false => Some(cgroups::detect()?),
@@ -155,25 +153,50 @@ pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, S
     if let Some(settings) = &net_settings {
         net::preflight(settings, &config.net)?;
     }
+    Ok((layout, net_settings))
+}
 
-    // 2. Claim the name; the lock lives as long as this process.
+/// Steps 2 to 4 of a start, on the host, before the clone.
+fn make(
+    config: &ContainerConfig,
+    layout: Option<&Layout>,
+    net_settings: Option<&NetSettings>,
+    detach: Option<&Detach>,
+) -> Result<Made, StartError> {
+    // 2. Claim the name; the lock lives as long as this process. A dead
+    //    container of the same name leaves a record: clean up after it.
     let mut made = Made::default();
-    made.claim = Some(state::claim(&state_root, &config.name)?);
-    if let Some(stale) = made.claim.as_ref().and_then(Claim::stale_record) {
+    let claim = made
+        .claim
+        .insert(state::claim(&state::state_root(), &config.name)?);
+    if let Some(stale) = claim.stale_record() {
         clean_dead(&stale);
     }
-    if let (Some(detach), Some(claim)) = (detach, &made.claim) {
+    if let Some(detach) = detach {
         detach.redirect_output(claim.dir())?;
     }
-
     // 3. The cgroup, with its limits written, before any process is in it.
-    if let Some(layout) = &layout {
+    if let Some(layout) = layout {
         made.cgroup = Some(Cgroup::create(layout, &config.name, &config.limits)?);
     }
     // 4. An address, leased for the container's life.
-    if let (Some(settings), NetMode::Bridge { ip }) = (&net_settings, &config.net) {
+    if let (Some(settings), NetMode::Bridge { ip }) = (net_settings, &config.net) {
         made.lease = Some(net::allocate(settings, &config.name, *ip)?);
     }
+    Ok(made)
+}
+
+/// Runs a container to its end and returns how it ended. With `detach`,
+/// this process is the container's monitor: the container's output goes to
+/// its log, `detach` hears once the command runs, and the state is kept
+/// after the end.
+pub fn run(config: &ContainerConfig, detach: Option<&Detach>) -> Result<Ended, StartError> {
+    // 1. Preflight, on the host: every refusal happens before anything exists.
+    let (layout, net_settings) = preflight(config)?;
+
+    // 2-4. The name, the cgroup and the address, each removed again by
+    //      `made` on any return.
+    let mut made = make(config, layout.as_ref(), net_settings.as_ref(), detach)?;
 
     // 5. Block the signals nsbox relays, so none is lost before the loop
     //    reads them; the init inherits the mask and waits for them itself.
