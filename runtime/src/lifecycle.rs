@@ -114,15 +114,17 @@ impl Target {
                 0u32,
             )
         };
-        if ret < 0 {
-            let name = self.record.name.clone();
-            return Err(LifecycleError::Sys {
+        let name = self.record.name.clone();
+        match (ret, nix::Error::last()) {
+            (0.., _) => Ok(()),
+            // The init is gone (another stop or rm got there first).
+            (_, nix::Error::ESRCH) => Err(LifecycleError::NotRunning(name)),
+            (_, source) => Err(LifecycleError::Sys {
                 doing: "signalling",
                 name,
-                source: nix::Error::last(),
-            });
+                source,
+            }),
         }
-        Ok(())
     }
 }
 
@@ -149,16 +151,24 @@ pub fn stop(root: &Path, name: &str, timeout: Duration) -> Result<(), LifecycleE
         Err(LifecycleError::NotRunning(_)) => return Ok(()),
         other => other?,
     };
-    target.signal(Signal::SIGTERM)?;
+    match target.signal(Signal::SIGTERM) {
+        Err(LifecycleError::NotRunning(_)) => {}
+        other => other?,
+    }
     if wait_ended(root, name, timeout) {
         return Ok(());
     }
     kill_and_wait(root, &target)
 }
 
+/// SIGKILL, then wait for the container's nsbox to finish its teardown. A
+/// container that is already gone counts as stopped.
 fn kill_and_wait(root: &Path, target: &Target) -> Result<(), LifecycleError> {
     let name = &target.record.name;
-    target.signal(Signal::SIGKILL)?;
+    match target.signal(Signal::SIGKILL) {
+        Err(LifecycleError::NotRunning(_)) => {}
+        other => other?,
+    }
     match wait_ended(root, name, Duration::from_secs(10)) {
         true => Ok(()),
         false => Err(LifecycleError::DidNotStop(name.clone())),
@@ -185,10 +195,18 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
         match Target::open(root, name) {
             Ok(target) => kill_and_wait(root, &target)?,
             Err(LifecycleError::NotRunning(_)) => {}
+            // A concurrent rm removed it meanwhile.
+            Err(LifecycleError::State(StateError::NoSuchContainer(_))) => return Ok(()),
             Err(e) => return Err(e),
         }
     }
-    let claim = state::claim_any(root, name)?;
+    let claim = match state::claim_any(root, name) {
+        Ok(claim) => claim,
+        // Another nsbox holds the name now: a concurrent rm (or a monitor
+        // finishing its teardown). Done once the state is gone.
+        Err(StateError::NameInUse(_)) => return wait_removed(root, name),
+        Err(e) => return Err(e.into()),
+    };
     if let Some(record) = claim.stale_record() {
         clean_dead(&record);
     }
@@ -196,6 +214,19 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
     if let Ok(settings) = NetSettings::for_host() {
         // The dead container's lease is stale now; free it.
         let _ = net::remove_stale(&settings);
+    }
+    Ok(())
+}
+
+/// Waits for whoever holds container `name` to finish removing it.
+fn wait_removed(root: &Path, name: &str) -> Result<(), LifecycleError> {
+    let dir = state::container_dir(root, name);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.exists() {
+        if Instant::now() >= deadline {
+            return Err(StateError::NameInUse(name.to_string()).into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
 }

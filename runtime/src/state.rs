@@ -224,7 +224,7 @@ pub fn claim_any(root: &Path, name: &str) -> Result<Claim, StateError> {
                 .open(&lock_path)
         };
         let lock = in_fresh_dir(&dir, open).map_err(io("opening lock", &lock_path))?;
-        if !try_lock(&lock) {
+        if !lock_soon(&lock) {
             return Err(StateError::NameInUse(name.to_string()));
         }
         // The previous owner may have removed the file between our open and
@@ -238,6 +238,19 @@ pub fn claim_any(root: &Path, name: &str) -> Result<Claim, StateError> {
             return Ok(Claim { dir, lock });
         }
     }
+}
+
+/// Takes the lock, trying for a few milliseconds: [`is_live`] and
+/// [`stale_names`] probe a lock by taking it for an instant, which must not
+/// look like an owner. An owner holds it for good.
+fn lock_soon(file: &File) -> bool {
+    for _ in 0..25 {
+        if try_lock(file) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    false
 }
 
 fn try_lock(file: &File) -> bool {

@@ -203,3 +203,38 @@ fn root_after_the_monitor_is_killed_list_tells_the_truth_and_rm_cleans_up() {
         "veth {link} (index {ifindex}) left"
     );
 }
+
+#[test]
+fn root_concurrent_stop_and_rm_on_one_container_all_succeed() {
+    require_root();
+    let c = Detached::start("race", &[], SLEEPER);
+    c.wait_for_log("up", WAIT);
+    let name = c.name.clone();
+    let verbs: Vec<Vec<&'static str>> = vec![
+        vec!["stop", "-t", "5"],
+        vec!["stop", "-t", "5"],
+        vec!["rm", "-f"],
+        vec!["rm", "-f"],
+    ];
+    let runs: Vec<_> = verbs
+        .into_iter()
+        .map(|verb| {
+            let name = name.clone();
+            std::thread::spawn(move || nsbox(&[verb.as_slice(), &[name.as_str()]].concat()))
+        })
+        .collect();
+    for run in runs {
+        let out = run.join().unwrap();
+        // A stop that finds the container already removed says so; every
+        // rm -f succeeds.
+        if out.command.contains(" rm ") {
+            out.assert_code(0);
+        } else {
+            assert!(
+                out.code == 0 || out.stderr.contains("no container named"),
+                "{out}"
+            );
+        }
+    }
+    assert_nothing_left(&name);
+}
