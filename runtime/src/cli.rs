@@ -176,6 +176,9 @@ pub enum UsageError {
     /// A limit is wrong.
     #[error(transparent)]
     Limit(#[from] cgroups::LimitError),
+    /// The name, used as the default hostname, is no valid hostname.
+    #[error("the container's name is its hostname unless --hostname is given, and {0}")]
+    NameAsHostname(#[source] ConfigError),
     /// `--ip` is not an IPv4 address.
     #[error("invalid --ip {0:?}: not an IPv4 address")]
     Ip(String),
@@ -203,8 +206,13 @@ impl RunArgs {
             None => config::generate_name(),
         };
         config::validate_name(&name)?;
+        let defaulted = self.hostname.is_none();
         let hostname = self.hostname.unwrap_or_else(|| name.clone());
-        config::validate_hostname(&hostname)?;
+        config::validate_hostname(&hostname).map_err(|e| match defaulted {
+            // The user gave no hostname: say where this one came from.
+            true => UsageError::NameAsHostname(e),
+            false => e.into(),
+        })?;
         let limits = Limits {
             memory: self
                 .memory

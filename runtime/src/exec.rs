@@ -10,6 +10,7 @@
 //! command: forwards signals, reaps, and exits with its status; nsbox
 //! relays the terminal and exits with that status too.
 
+use std::io::IsTerminal;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -40,6 +41,9 @@ pub enum ExecError {
     /// The handshake with the helper broke.
     #[error(transparent)]
     Sync(#[from] sync::SyncError),
+    /// The arguments cannot work.
+    #[error("{0}")]
+    Usage(&'static str),
     /// The helper reported a failure from inside.
     #[error("{message}")]
     Inside {
@@ -70,6 +74,12 @@ const JOIN: CloneFlags = CloneFlags::CLONE_NEWNS
 
 /// Runs `command` in running container `name` and returns its exit status.
 pub fn exec(root: &Path, name: &str, command: Vec<String>, tty: bool) -> Result<i32, ExecError> {
+    if command.first().is_none_or(|c| c.is_empty()) {
+        return Err(ExecError::Usage("command must not be empty"));
+    }
+    if tty && !std::io::stdin().is_terminal() {
+        return Err(ExecError::Usage("-t needs a terminal on stdin"));
+    }
     let target = Target::open(root, name)?;
     let pid = target.record.pid;
     let rootfd = open(
@@ -148,8 +158,14 @@ fn enter_and_spawn(
         |what: &str, e: &dyn std::error::Error| (125, format!("{what}: {}", crate::error_chain(e)));
     join_cgroups(target).map_err(|e| fail("joining the container's cgroup", &e))?;
     debug!(flags = ?JOIN, pid = target.record.pid, "setns through the init's pidfd");
-    nix::sched::setns(target.pidfd().as_fd(), JOIN)
-        .map_err(|e| fail("joining the container's namespaces", &e))?;
+    nix::sched::setns(target.pidfd().as_fd(), JOIN).map_err(|e| match e {
+        // The init exited since it was pinned: the container stopped.
+        nix::Error::ESRCH => (
+            125,
+            format!("container {:?} is not running", target.record.name),
+        ),
+        e => fail("joining the container's namespaces", &e),
+    })?;
     nix::unistd::fchdir(rootfd).map_err(|e| fail("entering the container's root", &e))?;
     nix::unistd::chroot(".").map_err(|e| fail("entering the container's root", &e))?;
     nix::unistd::chdir("/").map_err(|e| fail("entering the container's root", &e))?;

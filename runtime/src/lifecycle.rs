@@ -17,6 +17,7 @@ use nix::sys::signal::Signal;
 
 use crate::cgroups;
 use crate::container::clean_dead;
+use crate::init::FORWARDED;
 use crate::net::{self, NetSettings};
 use crate::state::{self, Life, Observed, Record, StateError};
 
@@ -46,6 +47,12 @@ pub enum LifecycleError {
         #[source]
         source: nix::Error,
     },
+    /// `kill` with a signal the init would not pass on.
+    #[error(
+        "{0} cannot be sent: the container's init passes on only SIGINT, SIGTERM, SIGHUP, \
+         SIGQUIT, SIGUSR1 and SIGUSR2, and SIGKILL ends the container"
+    )]
+    SignalNotPassedOn(Signal),
     /// The log could not be read.
     #[error("reading the log of container {name:?}")]
     Log {
@@ -176,16 +183,22 @@ fn kill_and_wait(root: &Path, target: &Target) -> Result<(), LifecycleError> {
 }
 
 /// `nsbox kill`: one signal to the container.
+/// Signals other than these and SIGKILL would reach only the init (nsbox's
+/// code), not the command: SIGSTOP, say, would freeze the init alone.
 pub fn kill(root: &Path, name: &str, sig: Signal) -> Result<(), LifecycleError> {
+    if sig != Signal::SIGKILL && !FORWARDED.contains(&sig) {
+        return Err(LifecycleError::SignalNotPassedOn(sig));
+    }
     Target::open(root, name)?.signal(sig)
 }
 
 /// `nsbox rm`: removes a stopped (or, with `force`, a running) container
-/// and everything it held. With `force`, an unknown name is not an error.
-pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
+/// and everything it held; true if there was one. With `force`, an unknown
+/// name is not an error.
+pub fn rm(root: &Path, name: &str, force: bool) -> Result<bool, LifecycleError> {
     let observed = match (find(root, name), force) {
         (Ok(observed), _) => observed,
-        (Err(_), true) => return Ok(()),
+        (Err(_), true) => return Ok(false),
         (Err(e), false) => return Err(e),
     };
     if observed.life == Life::Running {
@@ -196,7 +209,7 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
             Ok(target) => kill_and_wait(root, &target)?,
             Err(LifecycleError::NotRunning(_)) => {}
             // A concurrent rm removed it meanwhile.
-            Err(LifecycleError::State(StateError::NoSuchContainer(_))) => return Ok(()),
+            Err(LifecycleError::State(StateError::NoSuchContainer(_))) => return Ok(true),
             Err(e) => return Err(e),
         }
     }
@@ -204,7 +217,7 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
         Ok(claim) => claim,
         // Another nsbox holds the name now: a concurrent rm (or a monitor
         // finishing its teardown). Done once the state is gone.
-        Err(StateError::NameInUse(_)) => return wait_removed(root, name),
+        Err(StateError::NameInUse(_)) => return wait_removed(root, name).map(|_| true),
         Err(e) => return Err(e.into()),
     };
     if let Some(record) = claim.stale_record() {
@@ -215,7 +228,7 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<(), LifecycleError> {
         // The dead container's lease is stale now; free it.
         let _ = net::remove_stale(&settings);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Waits for whoever holds container `name` to finish removing it.
@@ -265,6 +278,11 @@ pub fn inspect(root: &Path, name: &str) -> Result<serde_json::Value, LifecycleEr
     let mut value = serde_json::to_value(&observed.record).expect("records always serialise");
     value["life"] = observed.life.describe().into();
     value["running"] = (observed.life == Life::Running).into();
+    if observed.life == Life::Dead {
+        // The record still says running: its nsbox died before it could
+        // write the end.
+        value["status"] = serde_json::json!({ "state": "dead" });
+    }
     value["log"] = state::container_dir(root, name)
         .join("log")
         .display()
@@ -283,10 +301,13 @@ pub fn list_rows(root: &Path) -> Vec<serde_json::Value> {
         .into_iter()
         .map(|o| {
             let r = &o.record;
+            let running = o.life == Life::Running;
+            // An ended container's PID and address may belong to another
+            // process or container by now: shown only while it runs.
             serde_json::json!({
-                "name": r.name, "status": o.life.describe(), "running": o.life == Life::Running,
-                "pid": r.pid, "address": r.address, "command": r.command.join(" "),
-                "age_seconds": now.saturating_sub(r.created),
+                "name": r.name, "status": o.life.describe(), "running": running,
+                "pid": running.then_some(r.pid), "address": r.address.as_ref().filter(|_| running),
+                "command": r.command.join(" "), "age_seconds": now.saturating_sub(r.created),
             })
         })
         .collect()

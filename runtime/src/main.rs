@@ -23,6 +23,13 @@ const EXIT_NSBOX_FAILED: i32 = 125;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(err)
+            if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            // A bare `nsbox`: the help, and the status of bad input.
+            let _ = err.print();
+            return ExitCode::from(EXIT_NSBOX_FAILED as u8);
+        }
         Err(err) if !err.use_stderr() => {
             // --help and --version
             let _ = err.print();
@@ -117,9 +124,11 @@ fn manage(root: &Path, command: Command) -> i32 {
         Command::Logs { follow, name } => {
             lifecycle::logs(root, &name, follow, &mut std::io::stdout())
         }
-        Command::Stop { time, names } => names.iter().try_for_each(|n| {
-            lifecycle::stop(root, n, Duration::from_secs(time)).map(|_| println!("{n}"))
-        }),
+        Command::Stop { time, names } => {
+            return each(&names, |n| {
+                lifecycle::stop(root, n, Duration::from_secs(time)).map(|_| true)
+            });
+        }
         Command::Kill { signal, name } => match parse_signal(&signal) {
             Some(sig) => lifecycle::kill(root, &name, sig),
             None => {
@@ -127,9 +136,7 @@ fn manage(root: &Path, command: Command) -> i32 {
                 return EXIT_NSBOX_FAILED;
             }
         },
-        Command::Rm { force, names } => names
-            .iter()
-            .try_for_each(|n| lifecycle::rm(root, n, force).map(|_| println!("{n}"))),
+        Command::Rm { force, names } => return each(&names, |n| lifecycle::rm(root, n, force)),
         Command::Inspect { name } => lifecycle::inspect(root, &name).map(|value| {
             println!(
                 "{}",
@@ -162,6 +169,23 @@ fn manage(root: &Path, command: Command) -> i32 {
     }
 }
 
+/// Runs a verb on every name, printing each name it acted on and one line
+/// per failure; fails (125) if any name failed.
+fn each(
+    names: &[String],
+    mut verb: impl FnMut(&str) -> Result<bool, lifecycle::LifecycleError>,
+) -> i32 {
+    let mut code = 0;
+    for name in names {
+        match verb(name) {
+            Ok(true) => println!("{name}"),
+            Ok(false) => {}
+            Err(err) => code = fail("", &err, EXIT_NSBOX_FAILED),
+        }
+    }
+    code
+}
+
 fn list(root: &Path, json: bool) {
     let rows = lifecycle::list_rows(root);
     if json {
@@ -182,7 +206,10 @@ fn list(root: &Path, json: bool) {
             "{:<24} {:<30} {:>8} {:<16} {:>7}s  {}",
             text("name"),
             text("status"),
-            row["pid"],
+            row["pid"]
+                .as_i64()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
             text("address"),
             age,
             text("command")
@@ -194,11 +221,25 @@ fn list(root: &Path, json: bool) {
 /// one, and where to read more.
 fn one_line(err: &clap::Error) -> String {
     let text = err.render().to_string();
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .peekable();
+    let mut first = lines
         .next()
         .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
+        .trim_start_matches("error: ")
+        .to_string();
+    // "the following required arguments were not provided:" lists them on
+    // the lines after, up to the usage.
+    if first.ends_with(':') {
+        let mut missing = Vec::new();
+        while let Some(line) = lines.next_if(|l| l.starts_with('<') || l.starts_with("--")) {
+            missing.push(line);
+        }
+        first = format!("{} {}", first, missing.join(", "));
+    }
     let hint = lines.find_map(|l| {
         l.strip_prefix("tip: ")
             .or_else(|| l.strip_prefix("[").and_then(|l| l.strip_suffix("]")))

@@ -238,3 +238,35 @@ fn root_concurrent_stop_and_rm_on_one_container_all_succeed() {
     }
     assert_nothing_left(&name);
 }
+
+#[test]
+fn root_verbs_refuse_what_cannot_work_and_go_on_with_the_other_names() {
+    require_root();
+    let c = Detached::start("verbs", &[], SLEEPER);
+    c.wait_for_log("up", WAIT);
+    // SIGSTOP would freeze nsbox's init alone, not the command.
+    nsbox(&["kill", "-s", "STOP", &c.name])
+        .assert_code(125)
+        .assert_stderr_has("SIGSTOP cannot be sent");
+    nsbox(&["kill", "-s", "NOPE", &c.name])
+        .assert_code(125)
+        .assert_stderr_has("unknown signal");
+    c.exec(&[""])
+        .assert_code(125)
+        .assert_stderr_has("command must not be empty");
+    // An unknown name among several: reported, and the others are stopped.
+    let out = nsbox(&["stop", "-t", "5", "no-such-verbs-target", &c.name]);
+    out.assert_code(125)
+        .assert_stderr_has("no container named \"no-such-verbs-target\"");
+    assert_eq!(out.stdout.trim(), c.name, "{out}");
+    // Once it ended, list no longer shows a PID or an address that may
+    // belong to something else by now.
+    let row = c.row();
+    assert_eq!(row["status"], "exited (143)", "{row}");
+    assert!(row["pid"].is_null() && row["address"].is_null(), "{row}");
+    // rm -f of an unknown name is no error and prints nothing for it.
+    let out = nsbox(&["rm", "-f", "no-such-verbs-target", &c.name]);
+    out.assert_code(0);
+    assert_eq!(out.stdout.trim(), c.name, "{out}");
+    assert_nothing_left(&c.name);
+}
