@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::cgroups::{self, Limits};
 use crate::config::{self, ConfigError, ContainerConfig};
 use crate::net::NetMode;
+use crate::supervise::STOP_GRACE;
 
 /// nsbox: run a command in a container made straight from Linux namespaces
 /// and cgroups.
@@ -65,7 +66,7 @@ pub enum Command {
     /// Stop a container: SIGTERM, then SIGKILL after a timeout.
     Stop {
         /// Seconds to wait before SIGKILL.
-        #[arg(short = 't', long, default_value_t = 10)]
+        #[arg(short = 't', long, default_value_t = STOP_GRACE.as_secs())]
         time: u64,
         /// The containers.
         #[arg(required = true)]
@@ -157,7 +158,7 @@ pub struct RunArgs {
     pub cpus: Option<String>,
     /// Seconds the container may go on after nsbox gets SIGTERM (a shell
     /// ignores it) before it is killed; a second SIGTERM kills at once.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(long, value_name = "SECS", default_value_t = STOP_GRACE.as_secs())]
     pub stop_timeout: u64,
     /// Limit on the number of processes (at least 2: the init counts).
     #[arg(long, value_name = "N", allow_hyphen_values = true)]

@@ -133,11 +133,7 @@ pub fn exec(root: &Path, name: &str, command: Vec<String>, tty: bool) -> Result<
 
 /// The helper, in a child of nsbox: enter, start the command, supervise it.
 fn helper_main(target: &Target, rootfd: OwnedFd, config: &ContainerConfig, channel: Channel) -> ! {
-    // SAFETY: prctl with these options only changes this process's flags.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
+    crate::init::die_with_parent_undumpable();
     let code = match enter_and_spawn(target, &rootfd, config, &channel) {
         Ok(command) => reap_until_exit(command),
         Err((code, message)) => {

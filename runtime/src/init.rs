@@ -80,15 +80,9 @@ pub(crate) enum InitError {
 
 /// Runs the init; never returns.
 pub fn main(args: InitArgs<'_>) -> ! {
-    // If nsbox dies, so does the container: nothing runs unmanaged.
-    // SAFETY: prctl with these options only changes this process's flags.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-        // Not dumpable: processes in the container cannot ptrace the init or
-        // open its /proc files (and through them the host's nsbox binary).
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        libc::prctl(libc::PR_SET_NAME, c"nsbox-init".as_ptr(), 0, 0, 0);
-    }
+    die_with_parent_undumpable();
+    // SAFETY: PR_SET_NAME copies the name from a static C string.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"nsbox-init".as_ptr(), 0, 0, 0) };
     show_as_init();
     close_inherited_fds(&args.channel);
     let code = match start(&args) {
@@ -103,6 +97,18 @@ pub fn main(args: InitArgs<'_>) -> ! {
     std::process::exit(code)
 }
 
+/// For nsbox's own processes inside a container (the init, the exec
+/// helper): if nsbox dies, so do they, so nothing runs unmanaged; and they
+/// are not dumpable, so processes in the container cannot ptrace them or
+/// open their /proc files (and through them the host's nsbox binary).
+pub(crate) fn die_with_parent_undumpable() {
+    // SAFETY: prctl with these options only changes this process's flags.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
 /// Makes `ps` in the container show the init as `nsbox-init` rather than
 /// nsbox's whole host command line. The kernel reads /proc/1/cmdline from
 /// the process's argument area (its bounds are fields 48 and 49 of
@@ -113,14 +119,7 @@ fn show_as_init() {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return;
     };
-    // Fields after the comm's closing parenthesis start at field 3.
-    let Some(fields) = stat
-        .rfind(')')
-        .map(|i| stat[i + 2..].split(' ').collect::<Vec<_>>())
-    else {
-        return;
-    };
-    let bound = |field: usize| fields.get(field - 3).and_then(|f| f.parse::<usize>().ok());
+    let bound = |field| crate::lifecycle::stat_field(&stat, field).map(|v| v as usize);
     let (Some(start), Some(end)) = (bound(48), bound(49)) else {
         return;
     };

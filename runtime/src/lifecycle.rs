@@ -68,9 +68,15 @@ pub enum LifecycleError {
 /// /proc/PID/stat), which with the PID names one process for good.
 pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the comm's closing parenthesis start at field 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(22 - 3)?.parse().ok()
+    stat_field(&stat, 22)
+}
+
+/// Numeric field `field` (counted from 1, as proc(5) does) of the text of a
+/// /proc/PID/stat file. The comm in field 2 may hold spaces and
+/// parentheses, so fields are counted from after its last `)`.
+pub(crate) fn stat_field(stat: &str, field: usize) -> Option<u64> {
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    rest.split(' ').nth(field.checked_sub(3)?)?.parse().ok()
 }
 
 /// A running container's init, pinned by a pidfd.
@@ -133,6 +139,14 @@ impl Target {
             }),
         }
     }
+}
+
+/// Removes a claimed container's state and what its dead owner left.
+fn remove_claimed(claim: state::Claim) {
+    if let Some(record) = claim.stale_record() {
+        clean_dead(&record);
+    }
+    claim.release();
 }
 
 fn find(root: &Path, name: &str) -> Result<Observed, LifecycleError> {
@@ -220,10 +234,7 @@ pub fn rm(root: &Path, name: &str, force: bool) -> Result<bool, LifecycleError> 
         Err(StateError::NameInUse(_)) => return wait_removed(root, name).map(|_| true),
         Err(e) => return Err(e.into()),
     };
-    if let Some(record) = claim.stale_record() {
-        clean_dead(&record);
-    }
-    claim.release();
+    remove_claimed(claim);
     if let Ok(settings) = NetSettings::for_host() {
         // The dead container's lease is stale now; free it.
         let _ = net::remove_stale(&settings);
@@ -251,10 +262,7 @@ pub fn cleanup(root: &Path) -> Vec<String> {
     let mut removed = Vec::new();
     for name in state::stale_names(root) {
         if let Ok(claim) = state::claim(root, &name) {
-            if let Some(record) = claim.stale_record() {
-                clean_dead(&record);
-            }
-            claim.release();
+            remove_claimed(claim);
             removed.push(format!("state of container {name:?}"));
         }
     }
@@ -348,5 +356,22 @@ pub fn logs(
             return out.write_all(&buf).map_err(fail);
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stat_field;
+
+    #[test]
+    fn stat_fields_count_from_after_the_comm() {
+        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 7";
+        assert_eq!(stat_field(stat, 1), None);
+        assert_eq!(stat_field(stat, 4), Some(1));
+        assert_eq!(stat_field(stat, 8), None, "-1 is no count");
+        assert_eq!(stat_field(stat, 9), Some(4194560));
+        assert_eq!(stat_field(stat, 10), Some(7));
+        assert_eq!(stat_field(stat, 3), None, "the state is a letter");
+        assert_eq!(stat_field(stat, 40), None);
     }
 }
